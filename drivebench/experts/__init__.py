@@ -1,0 +1,1 @@
+"""Scripted state-feedback experts with driving styles."""

@@ -1,0 +1,71 @@
+"""State-feedback control laws shared by every expert: pure functions of the car state and a reference.
+
+The car is highway-env's kinematic bicycle about its centre: yaw rate = v sin(beta) / (L/2) with slip angle
+beta = atan(tan(steering) / 2). Actions are highway-env ContinuousAction's [acceleration, steering] in [-1, 1].
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from drivebench.experts.paths import Path
+
+ACCELERATION_MAX = 5.0  # [m/s^2], ContinuousAction's range
+STEERING_MAX = math.pi / 4  # [rad], ContinuousAction's range
+CAR_LENGTH = 5.0  # [m]
+CUSP_SWITCH = 0.4  # within this distance of a gear change [m], the car takes the next run of the path
+
+
+def action(acceleration: float, steering: float) -> np.ndarray:
+    """Physical commands [m/s^2], [rad] -> the normalized action in [-1, 1]^2."""
+    return np.clip(np.array([acceleration / ACCELERATION_MAX, steering / STEERING_MAX], dtype=np.float32), -1, 1)
+
+
+def steering_for_curvature(curvature: float, length: float = CAR_LENGTH) -> float:
+    """Steering angle [rad] that makes the bicycle model drive a path of this curvature [1/m] (> 0 right)."""
+    sin_beta = min(max(curvature * length / 2, -0.999), 0.999)
+    return math.atan(2 * math.tan(math.asin(sin_beta)))
+
+
+def pursuit_curvature(x: float, y: float, heading: float, tx: float, ty: float) -> float:
+    """Pure pursuit: curvature of the circle through the car, tangent to its heading, through the target."""
+    dx, dy = tx - x, ty - y
+    lateral = -dx * math.sin(heading) + dy * math.cos(heading)  # + right
+    return 2.0 * lateral / max(dx * dx + dy * dy, 1e-6)
+
+
+def speed_command(target: float, speed: float, gain: float = 3.0) -> float:
+    """P control of speed [m/s] -> acceleration [m/s^2]."""
+    return min(max(gain * (target - speed), -ACCELERATION_MAX), ACCELERATION_MAX)
+
+
+def track_path(path: Path, x: float, y: float, heading: float, speed: float, *, cruise: float,
+               reverse_cruise: float, lookahead: float, braking: float = 1.0) -> np.ndarray:
+    """Follow a geared path and stop at its end (or at a gear change, then take the next run).
+
+    Steering: pure pursuit toward the point `lookahead` metres further along the current run (extended past
+    its end along its last heading). When the run is driven backwards, the pursuit is computed for a virtual
+    car facing backwards and its steering negated. Speed: at most `cruise`, brought to 0 at the run's end
+    with deceleration `braking` [m/s^2]; past the end the target speed reverses, so the car settles on it.
+    """
+    i = path.nearest(x, y, heading, speed)
+    end = path.run_end(i)
+    if end + 1 < len(path.s) and path.s[end] - path.s[i] < CUSP_SWITCH:
+        i, end = end + 1, path.run_end(end + 1)
+    gear = int(path.gear[i])
+    th_i = path.travel_heading[i]
+    ahead_of_car = (path.xy[i, 0] - x) * math.cos(th_i) + (path.xy[i, 1] - y) * math.sin(th_i)
+    remaining = path.s[end] - path.s[i] + ahead_of_car
+    s_target = path.s[i] + lookahead
+    if s_target <= path.s[end]:
+        tx, ty = path.xy[min(int(np.searchsorted(path.s, s_target)), end)]
+    else:
+        th_end, extra = path.travel_heading[end], s_target - path.s[end]
+        tx = path.xy[end, 0] + extra * math.cos(th_end)
+        ty = path.xy[end, 1] + extra * math.sin(th_end)
+    virtual_heading = heading if gear > 0 else heading + math.pi
+    steering = gear * steering_for_curvature(pursuit_curvature(x, y, virtual_heading, tx, ty))
+    limit = cruise if gear > 0 else reverse_cruise
+    target = gear * math.copysign(min(limit, math.sqrt(2 * braking * abs(remaining))), remaining)
+    return action(speed_command(target, speed), steering)

@@ -1,0 +1,88 @@
+"""Parking experts: a reference path built from the lot geometry and the style (along the aisle, reversing,
+or the direct Dubins path), tracked with geared pure pursuit. The path depends only on the scenario, so the
+expert is a state-feedback law: it can label any state, including ones its own driving never reaches."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from drivebench.experts.controllers import track_path
+from drivebench.experts.paths import Path, PathBuilder
+from drivebench.experts.styles import ParkingStyle
+from drivebench.scenarios.roads import LotGeometry, build_lot
+
+END_CLEARANCE = 2.6  # a car centre this far from an end wall leaves its bumper clear of it [m]
+
+
+def plan(style: ParkingStyle, lot: LotGeometry, goal_bay: str, start: tuple[float, float]) -> Path:
+    """The style's reference path: from the lot's end near the start region, along a line parallel to the
+    aisle, a quarter turn of `turn_radius` ending `pre_entrance` metres before the bay, straight to its centre.
+    The line's distance from the bay is radius + pre_entrance, so a wide turn drives through the far row."""
+    bay = lot.bay(goal_bay)
+    u = np.array([math.cos(bay.rect.heading), math.sin(bay.rect.heading)])  # into the bay
+    a = np.array([1.0, 0.0]) if bay.rect.x > start[0] else np.array([-1.0, 0.0])  # travel along the aisle
+    half = lot.aisle.length / 2 - END_CLEARANCE
+    run_in_x = lot.aisle.x - half if a[0] > 0 else lot.aisle.x + half
+    radius = style.turn_radius
+    turn = math.copysign(math.pi / 2, a[0] * u[1] - a[1] * u[0])  # > 0: a right turn
+    arc_end = np.array(bay.entrance) - style.pre_entrance * u
+    into_bay = style.pre_entrance + bay.rect.length / 2
+    if style.manoeuvre == "forward":
+        arc_start = arc_end - radius * a - radius * u
+        b = PathBuilder(run_in_x, arc_start[1], math.atan2(a[1], a[0]))
+        return b.straight(abs(arc_start[0] - run_in_x)).arc(radius, turn).straight(into_bay).build()
+    if style.manoeuvre == "reverse":
+        cusp = arc_end + radius * a - radius * u
+        b = PathBuilder(run_in_x, cusp[1], math.atan2(a[1], a[0])).straight(abs(cusp[0] - run_in_x))
+        b.heading += math.pi  # the cusp: from here the car travels backwards
+        return b.arc(radius, -turn, gear=-1).straight(into_bay, gear=-1).build()
+    raise ValueError(f"unknown manoeuvre {style.manoeuvre!r}")
+
+
+class ParkingExpert:
+    family = "parking"
+
+    def __init__(self, style: ParkingStyle):
+        self.style = style
+        self.id = f"expert:{style.name}"
+        self._paths: dict[int, tuple[object, Path]] = {}
+
+    def supports(self, spec) -> str | None:
+        if spec.family != "parking":
+            return "parks only"
+        orientation = spec.goal.orientation
+        if self.style.manoeuvre == "reverse" and orientation == "nose-in":
+            return "parks reverse-in; the scenario requires nose-in"
+        if self.style.manoeuvre == "forward" and orientation == "reverse-in":
+            return "parks nose-in; the scenario requires reverse-in"
+        if self.style.turn_radius + self.style.pre_entrance > spec.lot.aisle_width - 2.0 and (
+                spec.occupancy.occupied or spec.occupancy.count):
+            return "swings through the bays across the aisle, so it is meant for empty lots"
+        lot = build_lot(spec.lot)
+        path = plan(self.style, lot, spec.goal.bay, _start_centre(spec))
+        r = lot.interior
+        x_ok = np.abs(path.xy[:, 0] - r.x) <= r.length / 2 - END_CLEARANCE + 1e-6
+        y_ok = np.abs(path.xy[:, 1] - r.y) <= r.width / 2 - 1.2
+        if not (x_ok & y_ok).all():
+            return "its path does not fit in this lot (goal too close to the end walls or aisle too narrow)"
+        return None
+
+    def path(self, env) -> Path:
+        spec = env.scenario
+        cached = self._paths.get(id(spec))
+        if cached is None or cached[0] is not spec:
+            cached = (spec, plan(self.style, env.lot, spec.goal.bay, _start_centre(spec)))
+            self._paths[id(spec)] = cached
+        return cached[1]
+
+    def act(self, env) -> np.ndarray:
+        env = env.unwrapped
+        v = env.vehicle
+        return track_path(self.path(env), v.position[0], v.position[1], v.heading, v.speed,
+                          cruise=self.style.cruise, reverse_cruise=self.style.reverse_cruise,
+                          lookahead=self.style.lookahead)
+
+
+def _start_centre(spec) -> tuple[float, float]:
+    return (sum(spec.start.x) / 2, sum(spec.start.y) / 2)
