@@ -28,8 +28,16 @@ def steering_for_curvature(curvature: float, length: float = CAR_LENGTH) -> floa
     return math.atan(2 * math.tan(math.asin(sin_beta)))
 
 
+def steady_slip(curvature: float, length: float = CAR_LENGTH) -> float:
+    """Angle [rad] between the direction of travel and the body heading of a car driving a path of this
+    curvature [1/m]: the body lags its direction of travel by this much in a steady turn."""
+    return math.asin(min(max(curvature * length / 2, -0.999), 0.999))
+
+
 def pursuit_curvature(x: float, y: float, heading: float, tx: float, ty: float) -> float:
-    """Pure pursuit: curvature of the circle through the car, tangent to its heading, through the target."""
+    """Pure pursuit: curvature of the circle through the car, tangent to `heading`, through the target.
+    Pass the direction of travel (heading + `steady_slip` of the reference), not the body heading, or the
+    car cuts inside every turn (feeding back the current steering's slip instead makes the loop unstable)."""
     dx, dy = tx - x, ty - y
     lateral = -dx * math.sin(heading) + dy * math.cos(heading)  # + right
     return 2.0 * lateral / max(dx * dx + dy * dy, 1e-6)
@@ -45,7 +53,7 @@ def track_path(path: Path, x: float, y: float, heading: float, speed: float, *, 
     """Follow a geared path and stop at its end (or at a gear change, then take the next run).
 
     Steering: pure pursuit toward the point `lookahead` metres further along the current run (extended past
-    its end along its last heading). When the run is driven backwards, the pursuit is computed for a virtual
+    its end along its last heading), from the car's direction of travel on the path's curve. When the run is driven backwards, the pursuit is computed for a virtual
     car facing backwards and its steering negated. Speed: at most `cruise`, brought to 0 at the run's end
     with deceleration `braking` [m/s^2]; past the end the target speed reverses, so the car settles on it.
     """
@@ -64,7 +72,10 @@ def track_path(path: Path, x: float, y: float, heading: float, speed: float, *, 
         th_end, extra = path.travel_heading[end], s_target - path.s[end]
         tx = path.xy[end, 0] + extra * math.cos(th_end)
         ty = path.xy[end, 1] + extra * math.sin(th_end)
-    virtual_heading = heading if gear > 0 else heading + math.pi
+    # Forwards, aim from the direction of travel on the curve. Backwards the steered axle is the virtual
+    # car's rear and the same feedforward swings the car wide at the start of a turn (measured: 0/30
+    # parked); pursuit on the body heading parks 30/30.
+    virtual_heading = heading + steady_slip(path.curvature[i]) if gear > 0 else heading + math.pi
     steering = gear * steering_for_curvature(pursuit_curvature(x, y, virtual_heading, tx, ty))
     limit = cruise if gear > 0 else reverse_cruise
     target = gear * math.copysign(min(limit, math.sqrt(2 * braking * abs(remaining))), remaining)

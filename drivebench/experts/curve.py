@@ -81,7 +81,8 @@ class CurveExpert:
         lookahead = max(6.0, 0.8 * abs(v.speed))
         s_target = s + lookahead
         tx, ty = env.centreline.point(s_target, offsets[lane] + apex_offset(env.centreline, s_target, room))
-        steering = ctl.steering_for_curvature(ctl.pursuit_curvature(*v.position, v.heading, tx, ty))
+        travel = v.heading + ctl.steady_slip(env.centreline.curvature(s))
+        steering = ctl.steering_for_curvature(ctl.pursuit_curvature(*v.position, travel, tx, ty))
         return ctl.action(ctl.speed_command(target_speed, v.speed), steering)
 
     @staticmethod

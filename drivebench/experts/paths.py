@@ -23,6 +23,8 @@ class Path:
     """(n,) direction of travel [rad]"""
     gear: np.ndarray
     """(n,) +1 forwards, -1 backwards"""
+    curvature: np.ndarray
+    """(n,) curvature of the direction of travel [1/m], > 0 turning right"""
     s: np.ndarray
     """(n,) distance along the path [m]"""
 
@@ -53,7 +55,7 @@ class PathBuilder:
 
     def __init__(self, x: float, y: float, heading: float):
         self.x, self.y, self.heading = x, y, heading
-        self._xy, self._h, self._g = [], [], []
+        self._xy, self._h, self._g, self._k = [], [], [], []
 
     def straight(self, length: float, gear: int = 1) -> PathBuilder:
         if length <= 0:
@@ -61,7 +63,7 @@ class PathBuilder:
         n = max(int(math.ceil(length / STEP)), 1)
         u = np.linspace(0.0, length, n + 1)[:-1]
         c, s = math.cos(self.heading), math.sin(self.heading)
-        self._add(np.stack([self.x + u * c, self.y + u * s], 1), np.full(n, self.heading), gear)
+        self._add(np.stack([self.x + u * c, self.y + u * s], 1), np.full(n, self.heading), gear, 0.0)
         self.x, self.y = self.x + length * c, self.y + length * s
         return self
 
@@ -76,21 +78,23 @@ class PathBuilder:
         th = self.heading + k * u
         xy = np.stack([self.x + (np.sin(th) - math.sin(self.heading)) / k,
                        self.y - (np.cos(th) - math.cos(self.heading)) / k], 1)
-        self._add(xy, th, gear)
+        self._add(xy, th, gear, k)
         end = self.heading + angle
         self.x += (math.sin(end) - math.sin(self.heading)) / k
         self.y -= (math.cos(end) - math.cos(self.heading)) / k
         self.heading = end
         return self
 
-    def _add(self, xy: np.ndarray, headings: np.ndarray, gear: int) -> None:
+    def _add(self, xy: np.ndarray, headings: np.ndarray, gear: int, curvature: float) -> None:
         self._xy.append(xy)
         self._h.append(headings)
         self._g.append(np.full(len(headings), gear))
+        self._k.append(np.full(len(headings), curvature))
 
     def build(self) -> Path:
         xy = np.concatenate(self._xy + [np.array([[self.x, self.y]])])
         h = np.concatenate(self._h + [np.array([self.heading])])
         g = np.concatenate(self._g + [self._g[-1][-1:]])
+        k = np.concatenate(self._k + [self._k[-1][-1:]])
         s = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
-        return Path(xy, h, g.astype(int), s)
+        return Path(xy, h, g.astype(int), k, s)

@@ -1,0 +1,196 @@
+"""The `drivebench` command: parses arguments and calls the packages. User mistakes exit 2 with a message."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import gymnasium
+import pandas as pd
+from tqdm import tqdm
+
+from drivebench.errors import DrivebenchError, ScenarioError
+
+
+# ---------------------------------------------------------------------------------------------- run
+def cmd_run(args) -> int:
+    """The main job: validate scenarios, make sure the default demos exist, show how each expert drives."""
+    from drivebench.data.record import ensure_default_demos
+    from drivebench.eval.rollout import expert_policy, run_episode, summarize
+    from drivebench.experts.registry import experts_for
+    from drivebench.scenarios import registry
+    from drivebench.seeds import eval_seeds
+
+    start = time.perf_counter()
+    registry.discover()
+    errors = registry.load_errors()
+    if errors:
+        raise DrivebenchError("scenario files failed validation:\n" + "\n".join(str(e) for e in errors))
+    entries = registry.entries()
+    print(f"[1/3] {len(entries)} scenarios valid: {', '.join(e.name for e in entries)}")
+
+    for scenario, expert, status in ensure_default_demos():
+        print(f"[2/3] demos {scenario}/{expert.removeprefix('expert:')}: {status}")
+
+    rows = []
+    pairs = [(e, ex) for e in entries for ex in experts_for(e.spec)]
+    seeds = eval_seeds(args.episodes)
+    with tqdm(total=len(pairs) * len(seeds), desc="[3/3] experts", unit="ep", leave=False) as bar:
+        for entry, expert in pairs:
+            env = gymnasium.make(entry.id)
+            episodes = []
+            for seed in seeds:
+                episodes.append(run_episode(env, expert_policy(expert), seed))
+                bar.update()
+            env.close()
+            rows.append({"scenario": entry.name, "expert": expert.id, **summarize(episodes)})
+    table = pd.DataFrame(rows)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(f"[3/3] how each expert drives each scenario ({args.episodes} evaluation seeds from {seeds[0]}):")
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+        print(f"done in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- scenarios
+def cmd_scenarios_list(args) -> int:
+    from drivebench.scenarios import registry
+
+    rows = [{"id": e.id, "name": e.name, "family": e.family, "file": str(e.file), "description": e.spec.description,
+             "spec_hash": e.hash} for e in registry.entries()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(pd.DataFrame(rows)[["id", "family", "description"]].to_string(index=False))
+    for err in registry.load_errors():
+        print(f"warning: not registered: {err}", file=sys.stderr)
+    return 0
+
+
+def cmd_scenarios_show(args) -> int:
+    from drivebench.experts.registry import EXPERTS
+    from drivebench.scenarios import registry
+    from drivebench.scenarios.envs import FAMILIES
+    from drivebench.scenarios.roads import build_centreline, build_lot
+
+    entry = registry.get(args.name)
+    spec = entry.spec
+    print(f"{entry.id}  ({entry.family})  {entry.file}\n{spec.description}\n")
+    print(json.dumps(spec.model_dump(mode="json"), indent=2))
+    if spec.family == "curve":
+        line = build_centreline(spec.road)
+        print(f"\nroad: {line.length:.1f} m, {spec.road.lanes} lane(s) of {spec.road.lane_width} m")
+    else:
+        lot = build_lot(spec.lot)
+        print(f"\nlot: {lot.interior.length:.1f} m x {lot.interior.width:.1f} m, {len(lot.bays)} bays")
+    print("\nexperts:")
+    for ex in EXPERTS.values():
+        reason = ex.supports(spec)
+        print(f"  {ex.id:18s} {'drives it' if reason is None else 'no: ' + reason}")
+    print("\nobservation:")
+    for name, doc in FAMILIES[spec.family].OBSERVATION_FEATURES:
+        print(f"  {name:18s} {doc}")
+    return 0
+
+
+def cmd_scenarios_validate(args) -> int:
+    from drivebench.scenarios.spec import load_scenario, scenario_id
+
+    failed = 0
+    for file in args.files:
+        try:
+            spec = load_scenario(file)
+        except ScenarioError as err:
+            print(err, file=sys.stderr)
+            failed += 1
+        else:
+            print(f"ok: {file} -> {scenario_id(spec)}")
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------------------------------- experts, demos
+def cmd_experts_list(args) -> int:
+    import dataclasses
+
+    from drivebench.experts.registry import EXPERTS
+    from drivebench.scenarios import registry
+
+    rows = [{"id": ex.id, "family": ex.family, "description": ex.style.description,
+             "style": dataclasses.asdict(ex.style),
+             "scenarios": [e.name for e in registry.entries() if ex.supports(e.spec) is None]}
+            for ex in EXPERTS.values()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            print(f"{row['id']:18s} {row['family']:8s} {row['description']}\n{'':27s}drives: "
+                  f"{', '.join(row['scenarios']) or '-'}")
+    return 0
+
+
+def cmd_record(args) -> int:
+    from drivebench.data import record, store
+
+    path = record.record(args.scenario, args.expert, args.episodes, args.seed, root=args.out)
+    manifest = store.read_manifest(path)
+    ok = sum(e["termination"] == "arrived" for e in manifest["episodes"])
+    print(f"wrote {path} ({len(manifest['episodes'])} episodes, {ok} successful, "
+          f"{manifest['files'][store.DATA_FILE]['bytes'] / 1024:.0f} KiB)")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="drivebench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="the main job: validate scenarios, ensure demos, expert table")
+    run.add_argument("--episodes", type=int, default=20, help="evaluation episodes per scenario and expert")
+    run.add_argument("--json", action="store_true", help="print the table as JSON")
+    run.set_defaults(func=cmd_run)
+
+    scenarios = sub.add_parser("scenarios", help="list, show and validate scenarios").add_subparsers(
+        dest="action", required=True)
+    ls = scenarios.add_parser("list", help="registered scenarios")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=cmd_scenarios_list)
+    show = scenarios.add_parser("show", help="one scenario's spec, geometry, experts and observation")
+    show.add_argument("name", help="name (curve-gentle) or id (drivebench/curve-gentle-v0)")
+    show.set_defaults(func=cmd_scenarios_show)
+    validate = scenarios.add_parser("validate", help="check scenario files (exit 1 if any is invalid)")
+    validate.add_argument("files", nargs="+", type=Path)
+    validate.set_defaults(func=cmd_scenarios_validate)
+
+    experts = sub.add_parser("experts", help="scripted experts").add_subparsers(dest="action", required=True)
+    els = experts.add_parser("list", help="experts, their styles and the scenarios they drive")
+    els.add_argument("--json", action="store_true")
+    els.set_defaults(func=cmd_experts_list)
+
+    rec = sub.add_parser("record", help="record expert demos into expert_data/<scenario>/<style>/")
+    rec.add_argument("--scenario", required=True)
+    rec.add_argument("--expert", required=True, help="e.g. expert:tidy or tidy")
+    rec.add_argument("--episodes", type=int, default=20)
+    rec.add_argument("--seed", type=int, default=0, help="first demo seed; episodes use seed, seed+1, ...")
+    rec.add_argument("--out", type=Path, default=None, help="root folder (default: the repository's expert_data/)")
+    rec.set_defaults(func=cmd_record)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DrivebenchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

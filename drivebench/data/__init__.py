@@ -1,0 +1,1 @@
+"""Expert demonstrations: recording (record.py), storage with manifest and checksums (store.py)."""

@@ -1,0 +1,90 @@
+"""Record an expert driving a scenario over a range of demo seeds into a demo set (see store.py)."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import gymnasium
+from tqdm import tqdm
+
+from drivebench.data import store
+from drivebench.errors import DrivebenchError
+from drivebench.eval.rollout import expert_policy, run_episode
+from drivebench.experts.registry import EXPERT_VERSION, experts_for, get_expert
+from drivebench.paths import expert_data_dir
+from drivebench.scenarios import registry
+from drivebench.seeds import DEMO_SEEDS
+
+DEFAULT_EPISODES = 20
+"""Episodes per (scenario, expert) in the default demo set: small enough for git, regenerable bit for bit."""
+
+
+def record(scenario: str, expert: str, episodes: int = DEFAULT_EPISODES, seed: int = 0,
+           root: Path | None = None, progress: bool = True) -> Path:
+    """Drive `episodes` episodes with seeds seed, seed+1, ... and save them; returns the demo folder."""
+    entry, ex = registry.get(scenario), get_expert(expert)
+    reason = ex.supports(entry.spec)
+    if reason:
+        raise DrivebenchError(f"{ex.id} does not drive {entry.name}: {reason}")
+    seeds = list(range(seed, seed + episodes))
+    if episodes < 1 or seeds[0] not in DEMO_SEEDS or seeds[-1] not in DEMO_SEEDS:
+        raise DrivebenchError(f"demo seeds must lie in [{DEMO_SEEDS.start}, {DEMO_SEEDS.stop}) (evaluation uses "
+                              f"the seeds above); got {seed}..{seed + episodes - 1}")
+    env = gymnasium.make(entry.id)
+    policy = expert_policy(ex)
+    recorded = [run_episode(env, policy, s)
+                for s in tqdm(seeds, desc=f"record {entry.name} {ex.id}", unit="ep", disable=not progress,
+                              leave=False)]
+    env.close()
+    manifest = {
+        "format": "drivebench-demos",
+        "scenario": {"id": entry.id, "name": entry.name, "spec": entry.spec.model_dump(mode="json"),
+                     "spec_hash": entry.hash},
+        "expert": expert_record(ex),
+        "seeds": seeds,
+        "episodes": [{"seed": e.seed, "steps": e.steps, "termination": e.termination,
+                      "return": round(float(e.rewards.sum()), 6)} for e in recorded],
+        "observation_features": [name for name, _ in env.unwrapped.OBSERVATION_FEATURES],
+        "action": {"names": ["acceleration", "steering"], "low": -1.0, "high": 1.0},
+        "versions": store.package_versions(),
+        "command": f"drivebench record --scenario {entry.name} --expert {ex.id} --episodes {episodes} --seed {seed}",
+    }
+    out = store.demo_dir(root or expert_data_dir(), entry.name, ex.id)
+    return store.save(out, manifest, recorded)
+
+
+def expert_record(expert) -> dict:
+    return {"id": expert.id, "family": expert.family, "version": EXPERT_VERSION,
+            "style": dataclasses.asdict(expert.style)}
+
+
+def default_demo_sets() -> list[tuple[str, str]]:
+    """(scenario name, expert id) for every scenario and every expert meant for it."""
+    return [(e.name, ex.id) for e in registry.entries() for ex in experts_for(e.spec)]
+
+
+def ensure_default_demos(root: Path | None = None, progress: bool = True) -> list[tuple[str, str, str]]:
+    """Record the default demo sets that are missing or were made for another spec; verify the others.
+
+    Returns (scenario, expert, what happened) rows: 'recorded', 're-recorded (...changed)' or 'verified'.
+    A set whose checksum fails raises DemoDataError: it was edited, and is not silently replaced.
+    """
+    root = root or expert_data_dir()
+    done = []
+    for scenario, expert in default_demo_sets():
+        folder = store.demo_dir(root, scenario, expert)
+        if not (folder / store.MANIFEST_FILE).exists():
+            record(scenario, expert, root=root, progress=progress)
+            done.append((scenario, expert, "recorded"))
+            continue
+        manifest = store.verify(folder)
+        stale = [what for what, changed in (
+            ("scenario spec", manifest["scenario"]["spec_hash"] != registry.get(scenario).hash),
+            ("expert", manifest["expert"] != expert_record(get_expert(expert)))) if changed]
+        if stale:
+            record(scenario, expert, episodes=len(manifest["seeds"]), seed=manifest["seeds"][0], root=root,
+                   progress=progress)
+            done.append((scenario, expert, f"re-recorded ({' and '.join(stale)} changed)"))
+        else:
+            done.append((scenario, expert, "verified"))
+    return done

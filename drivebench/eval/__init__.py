@@ -1,0 +1,1 @@
+"""Running policies in scenarios and summarising how they drive."""
