@@ -6,7 +6,7 @@ scenarios, under its first scripted expert (`experts_for(spec)[0]`, whose `act` 
 starts at the first reset and includes every reset (consecutive seeds) when an episode ends; `gymnasium.make` is
 not timed. Mean episode length is over the episodes that ended within the run ("-" if none did).
 
-    /tmp/venv/bin/python benchmarks/env_speed.py [--steps 2000] [--quick] [--seed 0] [--json]
+    python benchmarks/env_speed.py [--steps 2000] [--quick] [--seed 0] [--json]
 """
 from __future__ import annotations
 

@@ -29,10 +29,10 @@ def cmd_run(args) -> int:
     if errors:
         raise DrivebenchError("scenario files failed validation:\n" + "\n".join(str(e) for e in errors))
     entries = registry.entries()
-    print(f"[1/3] {len(entries)} scenarios valid: {', '.join(e.name for e in entries)}")
+    status(f"[1/3] {len(entries)} scenarios valid: {', '.join(e.name for e in entries)}")
 
-    for scenario, expert, status in ensure_default_demos():
-        print(f"[2/3] demos {scenario}/{expert.removeprefix('expert:')}: {status}")
+    for scenario, expert, what in ensure_default_demos():
+        status(f"[2/3] demos {scenario}/{expert.removeprefix('expert:')}: {what}")
 
     rows = []
     pairs = [(e, ex) for e in entries for ex in experts_for(e.spec)]
@@ -52,8 +52,13 @@ def cmd_run(args) -> int:
     else:
         print(f"[3/3] how each expert drives each scenario ({args.episodes} evaluation seeds from {seeds[0]}):")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
-        print(f"done in {time.perf_counter() - start:.0f} s")
+    status(f"done in {time.perf_counter() - start:.0f} s")
     return 0
+
+
+def status(message: str) -> None:
+    """Progress for the person watching: on stderr, so stdout carries only the result."""
+    print(message, file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------------------------- scenarios
@@ -173,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec = sub.add_parser("record", help="record expert demos into expert_data/<scenario>/<style>/")
     rec.add_argument("--scenario", required=True)
     rec.add_argument("--expert", required=True, help="e.g. expert:tidy or tidy")
-    rec.add_argument("--episodes", type=int, default=20)
+    rec.add_argument("--episodes", type=int, default=None, help="default: 20")
     rec.add_argument("--seed", type=int, default=0, help="first demo seed; episodes use seed, seed+1, ...")
     rec.add_argument("--out", type=Path, default=None, help="root folder (default: the repository's expert_data/)")
     rec.set_defaults(func=cmd_record)

@@ -19,9 +19,11 @@ DEFAULT_EPISODES = 20
 """Episodes per (scenario, expert) in the default demo set: small enough for git, regenerable bit for bit."""
 
 
-def record(scenario: str, expert: str, episodes: int = DEFAULT_EPISODES, seed: int = 0,
+def record(scenario: str, expert: str, episodes: int | None = None, seed: int = 0,
            root: Path | None = None, progress: bool = True) -> Path:
-    """Drive `episodes` episodes with seeds seed, seed+1, ... and save them; returns the demo folder."""
+    """Drive `episodes` (default DEFAULT_EPISODES) episodes with seeds seed, seed+1, ... and save them;
+    returns the demo folder."""
+    episodes = DEFAULT_EPISODES if episodes is None else episodes
     entry, ex = registry.get(scenario), get_expert(expert)
     reason = ex.supports(entry.spec)
     if reason:

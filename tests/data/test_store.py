@@ -1,0 +1,125 @@
+"""Demo recording and storage: round trip, bit-for-bit regeneration, corruption detection, staleness."""
+import json
+import shutil
+
+import gymnasium
+import numpy as np
+import pytest
+
+from drivebench.data import record, store
+from drivebench.errors import DemoDataError, DrivebenchError
+from drivebench.paths import expert_data_dir
+from drivebench.scenarios import registry
+
+
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demos")
+    return record.record("parking-empty", "tidy", episodes=3, seed=5, root=root, progress=False)
+
+
+def test_round_trip_shapes_and_manifest(demos):
+    data = store.load(demos)
+    manifest = data.manifest
+    assert manifest["schema_version"] == store.SCHEMA_VERSION
+    assert manifest["seeds"] == [5, 6, 7]
+    assert manifest["scenario"]["spec_hash"] == registry.get("parking-empty").hash
+    assert manifest["expert"]["id"] == "expert:tidy" and manifest["expert"]["style"]["name"] == "tidy"
+    assert set(manifest["versions"]) >= {"highway-env", "gymnasium", "numpy"}
+    assert len(data.episodes) == 3
+    for meta, ep in zip(manifest["episodes"], data.episodes):
+        assert ep.seed == meta["seed"] and ep.termination == meta["termination"]
+        assert ep.observations.shape == (meta["steps"] + 1, len(manifest["observation_features"]))
+        assert ep.actions.shape == (meta["steps"], 2) and ep.rewards.shape == (meta["steps"],)
+        assert ep.poses.shape == (meta["steps"] + 1, 4)
+        assert np.isfinite(ep.actions).all() and np.abs(ep.actions).max() <= 1.0
+        assert ep.rewards.sum() == pytest.approx(meta["return"], abs=1e-4)
+
+
+def test_demos_replay_in_the_env(demos):
+    """The recorded actions, replayed from the recorded seed, reproduce the recorded observations."""
+    ep = store.load(demos).episodes[0]
+    env = gymnasium.make(registry.get("parking-empty").id)
+    obs, _ = env.reset(seed=ep.seed)
+    replayed = [obs]
+    for action in ep.actions:
+        obs, *_ = env.step(action)
+        replayed.append(obs)
+    np.testing.assert_array_equal(np.asarray(replayed), ep.observations)
+
+
+def test_recording_again_gives_the_same_bytes(demos, tmp_path):
+    again = record.record("parking-empty", "tidy", episodes=3, seed=5, root=tmp_path, progress=False)
+    for name in (store.DATA_FILE, store.MANIFEST_FILE):
+        assert (again / name).read_bytes() == (demos / name).read_bytes()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip_byte", "delete"])
+def test_damaged_data_file_is_detected(demos, tmp_path, damage):
+    copy = shutil.copytree(demos, tmp_path / "copy")
+    data = copy / store.DATA_FILE
+    raw = data.read_bytes()
+    if damage == "truncate":
+        data.write_bytes(raw[: len(raw) // 2])
+    elif damage == "flip_byte":
+        data.write_bytes(raw[:100] + bytes([raw[100] ^ 1]) + raw[101:])
+    else:
+        data.unlink()
+    with pytest.raises(DemoDataError, match="checksum mismatch|missing") as err:
+        store.load(copy)
+    assert "drivebench record --scenario parking-empty" in str(err.value)
+
+
+def test_bad_manifest_is_detected(demos, tmp_path):
+    copy = shutil.copytree(demos, tmp_path / "copy")
+    manifest = json.loads((copy / store.MANIFEST_FILE).read_text())
+    (copy / store.MANIFEST_FILE).write_text(json.dumps({**manifest, "schema_version": 99}))
+    with pytest.raises(DemoDataError, match="schema version 99"):
+        store.load(copy)
+    (copy / store.MANIFEST_FILE).write_text("{not json")
+    with pytest.raises(DemoDataError, match="not valid JSON"):
+        store.load(copy)
+    with pytest.raises(DemoDataError, match="no demos here"):
+        store.load(tmp_path / "nowhere")
+
+
+def test_no_half_written_set_is_left_behind(tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store.pq, "write_table", fail)
+    with pytest.raises(RuntimeError):
+        record.record("parking-empty", "tidy", episodes=1, root=tmp_path, progress=False)
+    assert not any((tmp_path / "parking-empty").iterdir())
+
+
+def test_record_rejects_bad_requests(tmp_path):
+    with pytest.raises(DrivebenchError, match="does not drive"):
+        record.record("parking-empty", "reverse", episodes=1, root=tmp_path)
+    with pytest.raises(DrivebenchError, match="demo seeds"):
+        record.record("parking-empty", "tidy", episodes=1, seed=1_000_000, root=tmp_path)
+    with pytest.raises(DrivebenchError, match="unknown scenario"):
+        record.record("nowhere", "tidy", episodes=1, root=tmp_path)
+
+
+def test_ensure_default_demos_records_verifies_and_refreshes(tmp_path, monkeypatch):
+    monkeypatch.setattr(record, "default_demo_sets", lambda: [("parking-empty", "expert:tidy")])
+    monkeypatch.setattr(record, "DEFAULT_EPISODES", 1)
+    assert record.ensure_default_demos(tmp_path, progress=False) == [("parking-empty", "expert:tidy", "recorded")]
+    assert record.ensure_default_demos(tmp_path, progress=False)[0][2] == "verified"
+    monkeypatch.setattr(record, "EXPERT_VERSION", 999)
+    assert record.ensure_default_demos(tmp_path, progress=False)[0][2] == "re-recorded (expert changed)"
+    data = tmp_path / "parking-empty" / "tidy" / store.DATA_FILE
+    data.write_bytes(data.read_bytes()[:-10])
+    with pytest.raises(DemoDataError, match="checksum"):
+        record.ensure_default_demos(tmp_path, progress=False)
+
+
+def test_shipped_default_demos_are_complete_and_current():
+    """expert_data/ in the repository holds every default set, intact and made by today's experts and specs."""
+    for scenario, expert in record.default_demo_sets():
+        folder = store.demo_dir(expert_data_dir(), scenario, expert)
+        manifest = store.verify(folder)
+        assert manifest["scenario"]["spec_hash"] == registry.get(scenario).hash, folder
+        assert manifest["expert"] == record.expert_record(record.get_expert(expert)), folder
+        assert all(e["termination"] == "arrived" for e in manifest["episodes"]), folder
