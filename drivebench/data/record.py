@@ -47,6 +47,7 @@ def record(scenario: str, expert: str, episodes: int | None = None, seed: int = 
         "episodes": [{"seed": e.seed, "steps": e.steps, "termination": e.termination,
                       "return": round(float(e.rewards.sum()), 6)} for e in recorded],
         "observation_features": [name for name, _ in env.unwrapped.OBSERVATION_FEATURES],
+        "signals": [name for name, _ in env.unwrapped.SIGNALS],
         "action": {"names": ["acceleration", "steering"], "low": -1.0, "high": 1.0},
         "versions": store.package_versions(),
         "command": f"drivebench record --scenario {entry.name} --expert {ex.id} --episodes {episodes} --seed {seed}",
@@ -65,11 +66,22 @@ def default_demo_sets() -> list[tuple[str, str]]:
     return [(e.name, ex.id) for e in registry.entries() for ex in experts_for(e.spec)]
 
 
-def ensure_default_demos(root: Path | None = None, progress: bool = True) -> list[tuple[str, str, str]]:
-    """Record the default demo sets that are missing or were made for another spec; verify the others.
+def stale_because(folder: Path, scenario: str, expert: str) -> str | None:
+    """What changed since a demo set was recorded (schema, scenario spec, expert), or None if it is current.
+    Raises DemoDataError if the set is damaged: an edited set is never silently replaced."""
+    if store.read_manifest_raw(folder).get("schema_version") != store.SCHEMA_VERSION:
+        return "schema"
+    manifest = store.verify(folder)
+    changed = [what for what, differs in (
+        ("scenario spec", manifest["scenario"]["spec_hash"] != registry.get(scenario).hash),
+        ("expert", manifest["expert"] != expert_record(get_expert(expert)))) if differs]
+    return " and ".join(changed) or None
 
-    Returns (scenario, expert, what happened) rows: 'recorded', 're-recorded (...changed)' or 'verified'.
-    A set whose checksum fails raises DemoDataError: it was edited, and is not silently replaced.
+
+def ensure_default_demos(root: Path | None = None, progress: bool = True) -> list[tuple[str, str, str]]:
+    """Record the default demo sets that are missing or stale (same seeds as before); verify the others.
+
+    Returns (scenario, expert, what happened) rows: 'recorded', 're-recorded (... changed)' or 'verified'.
     """
     root = root or expert_data_dir()
     done = []
@@ -78,15 +90,10 @@ def ensure_default_demos(root: Path | None = None, progress: bool = True) -> lis
         if not (folder / store.MANIFEST_FILE).exists():
             record(scenario, expert, root=root, progress=progress)
             done.append((scenario, expert, "recorded"))
-            continue
-        manifest = store.verify(folder)
-        stale = [what for what, changed in (
-            ("scenario spec", manifest["scenario"]["spec_hash"] != registry.get(scenario).hash),
-            ("expert", manifest["expert"] != expert_record(get_expert(expert)))) if changed]
-        if stale:
-            record(scenario, expert, episodes=len(manifest["seeds"]), seed=manifest["seeds"][0], root=root,
-                   progress=progress)
-            done.append((scenario, expert, f"re-recorded ({' and '.join(stale)} changed)"))
+        elif why := stale_because(folder, scenario, expert):
+            seeds = store.read_manifest_raw(folder)["seeds"]
+            record(scenario, expert, episodes=len(seeds), seed=seeds[0], root=root, progress=progress)
+            done.append((scenario, expert, f"re-recorded ({why} changed)"))
         else:
             done.append((scenario, expert, "verified"))
     return done

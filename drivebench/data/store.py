@@ -1,10 +1,11 @@
 """Demo sets on disk: `expert_data/<scenario>/<style>/{manifest.json, episodes.parquet}`.
 
-Format (schema version 1). `episodes.parquet` has one row per observation: an episode of T actions has T + 1
+Format (schema version 2). `episodes.parquet` has one row per observation: an episode of T actions has T + 1
 rows, the last one holding the final observation with NaN action and reward (the Minari and `imitation`
 convention of T + 1 observations). Columns: episode (int32), step (int32), obs (fixed-size float32 list),
 action (fixed-size float32 list of 2), reward (float32), x, y, heading, speed (float32: the pose with the
-observation), off_road (bool). `manifest.json` holds what regenerates the set bit for bit: the
+observation), and one float32 column per env signal (`signal.<name>`, e.g. signal.off_road).
+`manifest.json` holds what regenerates the set bit for bit: the
 scenario spec (as data) and its hash, the expert and its style, the seeds, package versions, and the sha256 of
 the data file, which loading verifies.
 
@@ -28,7 +29,7 @@ import pyarrow.parquet as pq
 from drivebench.errors import DemoDataError
 from drivebench.eval.rollout import Episode
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DATA_FILE, MANIFEST_FILE = "episodes.parquet", "manifest.json"
 PACKAGES = ("drivebench", "highway-env", "gymnasium", "numpy", "pyarrow")
 
@@ -64,7 +65,8 @@ def sha256(path: Path) -> str:
 
 def episodes_table(episodes: list[Episode]) -> pa.Table:
     obs_dim = episodes[0].observations.shape[1]
-    cols: dict[str, list] = {k: [] for k in ("episode", "step", "obs", "action", "reward", "pose", "off_road")}
+    cols: dict[str, list] = {k: [] for k in ("episode", "step", "obs", "action", "reward", "pose")}
+    names = list(episodes[0].signals)
     for i, ep in enumerate(episodes):
         n = ep.steps + 1
         cols["episode"].append(np.full(n, i, np.int32))
@@ -73,7 +75,6 @@ def episodes_table(episodes: list[Episode]) -> pa.Table:
         cols["action"].append(np.vstack([ep.actions, np.full((1, 2), np.nan, np.float32)]))
         cols["reward"].append(np.append(ep.rewards, np.float32(np.nan)))
         cols["pose"].append(ep.poses)
-        cols["off_road"].append(ep.off_road)
     obs = np.concatenate(cols["obs"]).astype(np.float32)
     action = np.concatenate(cols["action"]).astype(np.float32)
     reward = np.concatenate(cols["reward"]).astype(np.float32)
@@ -85,7 +86,7 @@ def episodes_table(episodes: list[Episode]) -> pa.Table:
         "action": pa.FixedSizeListArray.from_arrays(pa.array(action.ravel()), 2),
         "reward": reward,
         **{name: pose[:, j] for j, name in enumerate(("x", "y", "heading", "speed"))},
-        "off_road": np.concatenate(cols["off_road"]),
+        **{f"signal.{name}": np.concatenate([ep.signals[name] for ep in episodes]) for name in names},
     })
 
 
@@ -114,16 +115,23 @@ def save(path: Path, manifest: dict, episodes: list[Episode]) -> Path:
     return path
 
 
-def read_manifest(path: Path) -> dict:
+def read_manifest_raw(path: Path) -> dict:
+    """The manifest as stored, of any schema version."""
     path = Path(path)
     file = path / MANIFEST_FILE
     if not file.exists():
         raise DemoDataError(f"{path}: no demos here ({MANIFEST_FILE} is missing); record them with "
                             "`drivebench record --scenario S --expert E`")
     try:
-        manifest = json.loads(file.read_text())
+        return json.loads(file.read_text())
     except json.JSONDecodeError as exc:
         raise DemoDataError(f"{file}: not valid JSON ({exc}); delete the folder and record it again") from None
+
+
+def read_manifest(path: Path) -> dict:
+    """The manifest, if it is of this schema version."""
+    manifest = read_manifest_raw(path)
+    file = Path(path) / MANIFEST_FILE
     if manifest.get("schema_version") != SCHEMA_VERSION:
         raise DemoDataError(f"{file}: schema version {manifest.get('schema_version')!r}, this drivebench reads "
                             f"{SCHEMA_VERSION}; record the demos again: {manifest.get('command', '')}")
@@ -155,7 +163,8 @@ def load(path: Path) -> DemoSet:
     actions = _fixed_size_list(table, "action")
     reward = table.column("reward").to_numpy()
     pose = np.stack([table.column(c).to_numpy() for c in ("x", "y", "heading", "speed")], 1)
-    off_road = table.column("off_road").to_numpy()
+    signals = {c.removeprefix("signal."): table.column(c).to_numpy() for c in table.column_names
+               if c.startswith("signal.")}
     episodes = []
     for i, meta in enumerate(manifest["episodes"]):
         rows = np.nonzero(episode == i)[0]
@@ -163,7 +172,7 @@ def load(path: Path) -> DemoSet:
             raise DemoDataError(f"{path}: episode {i} has {len(rows)} rows, the manifest says {meta['steps'] + 1}")
         acts = rows[:-1]
         episodes.append(Episode(meta["seed"], obs[rows], actions[acts], reward[acts], pose[rows],
-                                off_road[rows], meta["termination"]))
+                                {name: values[rows] for name, values in signals.items()}, meta["termination"]))
     return DemoSet(manifest, episodes)
 
 

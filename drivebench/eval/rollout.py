@@ -23,8 +23,8 @@ class Episode:
     """(T,) float32"""
     poses: np.ndarray
     """(T + 1, 4) float32: x [m], y [m], heading [rad], speed [m/s] with each observation"""
-    off_road: np.ndarray
-    """(T + 1,) bool: off-road flag with each observation"""
+    signals: dict[str, np.ndarray]
+    """(T + 1,) float32 per signal the env documents in its SIGNALS, with each observation"""
     termination: str
     """a `Termination` value: arrived, crashed, off_road or timeout"""
 
@@ -36,10 +36,15 @@ class Episode:
     def success(self) -> bool:
         return self.termination == "arrived"
 
+    @property
+    def off_road(self) -> np.ndarray:
+        return self.signals["off_road"] > 0
+
 
 def run_episode(env: gymnasium.Env, policy: Policy, seed: int) -> Episode:
     obs, info = env.reset(seed=seed)
-    observations, actions, rewards, poses, off_road = [obs], [], [], [_pose(info)], [info["off_road"]]
+    names = [name for name, _ in env.unwrapped.SIGNALS]
+    observations, actions, rewards, infos = [obs], [], [], [info]
     done = False
     while not done:
         action = np.asarray(policy(env, obs), dtype=np.float32)
@@ -48,15 +53,11 @@ def run_episode(env: gymnasium.Env, policy: Policy, seed: int) -> Episode:
         observations.append(obs)
         actions.append(action)
         rewards.append(reward)
-        poses.append(_pose(info))
-        off_road.append(info["off_road"])
+        infos.append(info)
+    poses = np.array([[i["x"], i["y"], i["heading"], i["speed"]] for i in infos], np.float32)
+    signals = {name: np.array([i[name] for i in infos], np.float32) for name in names}
     return Episode(seed, np.asarray(observations, np.float32), np.asarray(actions, np.float32).reshape(-1, 2),
-                   np.asarray(rewards, np.float32), np.asarray(poses, np.float32), np.asarray(off_road, bool),
-                   info["termination"])
-
-
-def _pose(info: dict) -> tuple[float, float, float, float]:
-    return info["x"], info["y"], info["heading"], info["speed"]
+                   np.asarray(rewards, np.float32), poses, signals, info["termination"])
 
 
 def expert_policy(expert) -> Policy:

@@ -31,13 +31,22 @@ def plan(style: ParkingStyle, lot: LotGeometry, goal_bay: str, start: tuple[floa
     if style.manoeuvre == "forward":
         arc_start = arc_end - radius * a - radius * u
         b = PathBuilder(run_in_x, arc_start[1], math.atan2(a[1], a[0]))
-        return b.straight(abs(arc_start[0] - run_in_x)).arc(radius, turn).straight(into_bay).build()
+        return b.straight(_run_in(arc_start[0], start[0], run_in_x, a)).arc(radius, turn).straight(into_bay).build()
     if style.manoeuvre == "reverse":
         cusp = arc_end + radius * a - radius * u
-        b = PathBuilder(run_in_x, cusp[1], math.atan2(a[1], a[0])).straight(abs(cusp[0] - run_in_x))
+        b = PathBuilder(run_in_x, cusp[1], math.atan2(a[1], a[0])).straight(_run_in(cusp[0], start[0], run_in_x, a))
         b.heading += math.pi  # the cusp: from here the car travels backwards
         return b.arc(radius, -turn, gear=-1).straight(into_bay, gear=-1).build()
     raise ValueError(f"unknown manoeuvre {style.manoeuvre!r}")
+
+
+def _run_in(turn_x: float, start_x: float, run_in_x: float, a: np.ndarray) -> float:
+    """Length of the straight from the lot's end to where the turn (or the cusp) begins; the turn must begin
+    ahead of the start region, or the car would start past it."""
+    if (turn_x - start_x) * a[0] < 0:
+        raise ValueError("the goal bay is too close to the start for this manoeuvre: its turn would begin "
+                         f"{abs(turn_x - start_x):.1f} m behind the start region")
+    return (turn_x - run_in_x) * a[0]
 
 
 class ParkingExpert:
@@ -60,7 +69,10 @@ class ParkingExpert:
                 spec.occupancy.occupied or spec.occupancy.count):
             return "swings through the bays across the aisle, so it is meant for empty lots"
         lot = build_lot(spec.lot)
-        path = plan(self.style, lot, spec.goal.bay, _start_centre(spec))
+        try:
+            path = plan(self.style, lot, spec.goal.bay, _start_centre(spec))
+        except ValueError as err:
+            return str(err)
         r = lot.interior
         x_ok = np.abs(path.xy[:, 0] - r.x) <= r.length / 2 - END_CLEARANCE + 1e-6
         y_ok = np.abs(path.xy[:, 1] - r.y) <= r.width / 2 - 1.2

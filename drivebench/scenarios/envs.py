@@ -12,6 +12,9 @@ Episode ends (`info["termination"]`, a `Termination` value):
 - off_road: the car centre is more than `road.offroad_grace` past the road edge (curves), or 5 m outside the
   lot (parking without walls). Terminates. Brief excursions are reported per step in `info["off_road"]`.
 - timeout: `horizon` steps elapsed. Truncates.
+
+Per-step signals (`SIGNALS` on each class, documented there) are in `info` under their names; the evaluation
+harness reads them and turns them into events and metrics with pure functions.
 """
 from __future__ import annotations
 
@@ -47,6 +50,21 @@ class Termination(str, Enum):
     TIMEOUT = "timeout"
 
 
+class Collision(int, Enum):
+    """What the car hit, as the `collision` signal: 0 nothing, 1 a vehicle (moving or parked), 2 a static object."""
+
+    NONE = 0
+    VEHICLE = 1
+    STATIC = 2
+
+
+COMMON_SIGNALS = (
+    ("off_road", "1 if a body corner is more than OFFROAD_TOLERANCE past the drivable area, else 0"),
+    ("progress", "route completion in [0, 1]"),
+    ("collision", "a Collision value: 0 none, 1 a vehicle, 2 a static object"),
+)
+
+
 class _FeatureObservation(ObservationType):
     """Adapter: highway-env asks its observation type; ours asks the env, which has the step's facts."""
 
@@ -62,12 +80,14 @@ class ScenarioEnv(AbstractEnv):
 
     metadata = {"render_modes": ["human", "rgb_array"]}
     OBSERVATION_FEATURES: tuple[tuple[str, str], ...] = ()
+    SIGNALS: tuple[tuple[str, str], ...] = COMMON_SIGNALS
 
     def __init__(self, spec: dict | CurveScenario | ParkingScenario, render_mode: str | None = None,
                  config: dict | None = None):
         self.scenario = spec if not isinstance(spec, dict) else parse_spec(spec)
         self.step_count = 0
         self.facts: dict = {}
+        self.build_geometry()
         base = {
             "simulation_frequency": self.scenario.simulation_frequency,
             "policy_frequency": self.scenario.policy_frequency,
@@ -92,7 +112,6 @@ class ScenarioEnv(AbstractEnv):
         self.build_scene()
         self.vehicle.color = VehicleGraphics.EGO_COLOR
         self.facts = self.measure()
-        self.start_facts = self.facts
 
     def step(self, action):
         action = np.asarray(action, dtype=np.float32).reshape(self.action_space.shape)
@@ -120,24 +139,25 @@ class ScenarioEnv(AbstractEnv):
         return {
             "is_success": termination is Termination.ARRIVED,
             "crashed": bool(v.crashed),
-            "off_road": bool(f["off_road"]),
-            "progress": float(f["progress"]),
             "termination": termination.value if termination is not None else None,
             "x": float(v.position[0]), "y": float(v.position[1]),
             "heading": float(v.heading), "speed": float(v.speed),
+            **{name: float(f[name]) for name, _ in self.SIGNALS},
         }
 
-    # Kept for highway-env's AbstractEnv interface; `step` computes these from `facts` in one place.
-    def _reward(self, action) -> float:
-        return 0.0
-
-    def _is_terminated(self) -> bool:
-        return self.facts.get("termination") is not None
-
-    def _is_truncated(self) -> bool:
-        return self.step_count >= self.scenario.horizon
+    def collision(self) -> Collision:
+        """What the ego car is in collision with (highway-env marks both parties of a crash)."""
+        if not self.vehicle.crashed:
+            return Collision.NONE
+        others = [o for o in (*self.road.vehicles, *self.road.objects) if o is not self.vehicle and o.crashed]
+        if any(isinstance(o, Vehicle) or getattr(o, "is_parked_car", False) for o in others):
+            return Collision.VEHICLE
+        return Collision.STATIC
 
     # --- to implement --------------------------------------------------------------------------------
+    def build_geometry(self) -> None:
+        """Derive the scenario's fixed geometry from `self.scenario` (runs once, before the first reset)."""
+
     def render_config(self) -> dict:
         return {}
 
@@ -176,12 +196,20 @@ class CurveEnv(ScenarioEnv):
             ("dv", "its speed along the road minus the car's [m/s]"),
         )],
     )
+    SIGNALS = COMMON_SIGNALS + (
+        ("s", "distance along the road centreline [m]"),
+        ("lateral_offset", "car centre from the road centreline, + right [m]"),
+        ("heading_error", "car heading minus road heading [rad]"),
+        ("lane", "index of the nearest lane, 0 the leftmost"),
+        ("lane_offset", "car centre from the nearest lane's centre, + right [m]"),
+        ("speed_limit", "[m/s]"),
+    )
 
-    def __init__(self, spec, render_mode=None, config=None):
-        spec = spec if not isinstance(spec, dict) else parse_spec(spec)
-        self.centreline = roads.build_centreline(spec.road)
-        self.half_width = spec.road.lanes * spec.road.lane_width / 2
-        super().__init__(spec, render_mode, config)
+    def build_geometry(self) -> None:
+        road = self.scenario.road
+        self.centreline = roads.build_centreline(road)
+        self.half_width = road.lanes * road.lane_width / 2
+        self.lane_offsets = roads.lane_offsets(road)
 
     def render_config(self) -> dict:
         return {"screen_width": 600, "screen_height": 400, "scaling": 3.0, "centering_position": [0.5, 0.5]}
@@ -262,8 +290,10 @@ class CurveEnv(ScenarioEnv):
         elif s >= length:
             termination = Termination.ARRIVED if abs(d) <= self.half_width else Termination.OFF_ROAD
         progress = min(max((s - self.start_s) / (length - self.start_s), 0.0), 1.0)
-        return {"s": s, "d": d, "road_heading": road_heading, "heading_error": heading_error,
-                "off_road": off_road, "termination": termination, "progress": progress}
+        lane = int(np.argmin(np.abs(self.lane_offsets - d)))
+        return {"s": s, "d": d, "lateral_offset": d, "road_heading": road_heading, "heading_error": heading_error,
+                "lane": lane, "lane_offset": d - self.lane_offsets[lane], "speed_limit": self.scenario.road.speed_limit,
+                "off_road": off_road, "collision": self.collision(), "termination": termination, "progress": progress}
 
     def observe(self) -> np.ndarray:
         f, v = self.facts, self.vehicle
@@ -311,12 +341,16 @@ class ParkingEnv(ScenarioEnv):
         *[(f"ray{i}", f"free distance at {360 * i / RAY_COUNT:.1f} deg from the car heading, to walls and parked "
            f"cars, capped at {RAY_RANGE:.0f} m [m]") for i in range(RAY_COUNT)],
     )
+    SIGNALS = COMMON_SIGNALS + (
+        ("goal_distance", "car centre to the goal bay's centre [m]"),
+        ("in_goal_bay", "1 if every body corner is inside the goal bay (with the goal's tolerance)"),
+        ("other_bay", "1 if the body reaches into a bay other than the goal (driving across bays and lines)"),
+        ("occupied_bay", "1 if the body reaches into a bay with a parked car in it (a forbidden area)"),
+    )
 
-    def __init__(self, spec, render_mode=None, config=None):
-        spec = spec if not isinstance(spec, dict) else parse_spec(spec)
-        self.lot = roads.build_lot(spec.lot)
-        self.goal_bay = self.lot.bay(spec.goal.bay)
-        super().__init__(spec, render_mode, config)
+    def build_geometry(self) -> None:
+        self.lot = roads.build_lot(self.scenario.lot)
+        self.goal_bay = self.lot.bay(self.scenario.goal.bay)
 
     def render_config(self) -> dict:
         size = max(self.lot.interior.length, 2 * self.lot.interior.width)
@@ -337,8 +371,9 @@ class ParkingEnv(ScenarioEnv):
                                                         width=a.width, line_types=(n, n)))
         return net
 
-    def occupied_bays(self) -> list[str]:
-        """Fixed occupied bays plus `occupancy.count` more drawn from the free ones with the episode's rng."""
+    def _draw_occupied_bays(self) -> list[str]:
+        """Fixed occupied bays plus `occupancy.count` more drawn from the free ones with the episode's rng.
+        Drawing consumes the episode's random numbers: call it once per reset (build_scene does)."""
         occ = self.scenario.occupancy
         fixed = list(dict.fromkeys(occ.occupied))
         free = [b.id for b in self.lot.bays if b.id not in fixed and b.id != self.goal_bay.id]
@@ -349,14 +384,18 @@ class ParkingEnv(ScenarioEnv):
         spec, rng = self.scenario, self.np_random
         self.road = Road(network=self.build_network(), np_random=rng, record_history=False)
         self.parked = []
-        for bay_id in self.occupied_bays():
+        self.occupied = occupied = self._draw_occupied_bays()
+        for bay_id in occupied:
             r = self.lot.bay(bay_id).rect
             self.parked.append(roads.Rect(r.x, r.y, CAR_LENGTH, CAR_WIDTH, r.heading))
         for rect in [*self.parked, *self.lot.walls]:
             obstacle = Obstacle(self.road, [rect.x, rect.y], heading=rect.heading)
             obstacle.LENGTH, obstacle.WIDTH = rect.length, rect.width
             obstacle.diagonal = math.hypot(rect.length, rect.width)
+            obstacle.is_parked_car = rect in self.parked
             self.road.objects.append(obstacle)
+        self.other_bays = [b.rect for b in self.lot.bays if b.id != self.goal_bay.id]
+        self.occupied_rects = [self.lot.bay(b).rect for b in occupied]
         self.ray_edges = roads.rect_edges([*self.parked, *self.lot.walls])
         g = self.goal_bay.rect
         self.road.objects.append(Landmark(self.road, [g.x, g.y], heading=g.heading))
@@ -393,8 +432,11 @@ class ParkingEnv(ScenarioEnv):
         g = self.goal_bay.rect
         distance = float(np.hypot(v.position[0] - g.x, v.position[1] - g.y))
         progress = 1.0 if parked else min(max(1.0 - distance / max(self.start_distance, 1e-6), 0.0), 1.0)
-        return {"in_bay": in_bay, "off_road": off_road, "termination": termination, "progress": progress,
-                "distance": distance}
+        body = np.vstack([corners, v.position])
+        return {"in_goal_bay": in_bay, "off_road": off_road, "collision": self.collision(),
+                "termination": termination, "progress": progress, "goal_distance": distance,
+                "other_bay": bool(roads.rects_touched(self.other_bays, body).any()),
+                "occupied_bay": bool(roads.rects_touched(self.occupied_rects, body).any())}
 
     def observe(self) -> np.ndarray:
         v, g = self.vehicle, self.goal_bay.rect

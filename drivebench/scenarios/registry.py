@@ -49,11 +49,14 @@ def scenario_files() -> list[Path]:
 
 
 def register_scenario(entry: ScenarioEntry) -> None:
-    if entry.id not in gymnasium.registry:
-        cls = FAMILIES[entry.family]
-        gymnasium.register(id=entry.id, entry_point=f"{cls.__module__}:{cls.__name__}",
-                           kwargs={"spec": entry.spec.model_dump(mode="json")},
-                           max_episode_steps=None, disable_env_checker=True)
+    """Register (or re-register, if its file changed) the gymnasium id of a scenario."""
+    kwargs = {"spec": entry.spec.model_dump(mode="json")}
+    existing = gymnasium.registry.get(entry.id)
+    if existing is not None and existing.kwargs == kwargs:
+        return
+    gymnasium.registry.pop(entry.id, None)
+    cls = FAMILIES[entry.family]
+    gymnasium.register(id=entry.id, entry_point=f"{cls.__module__}:{cls.__name__}", kwargs=kwargs)
 
 
 def discover() -> None:

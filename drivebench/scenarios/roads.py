@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -99,15 +100,22 @@ class Centreline:
             return 0.0
         return self._piece_at(s).curvature
 
+    @cached_property
+    def _with_extensions(self) -> tuple[Piece, ...]:
+        """The pieces plus straight extensions before the start and after the end, as `pose` extrapolates."""
+        far = 1e6
+        x0, y0, th0 = self.pose(0.0)
+        x1, y1, th1 = self.pose(self.length)
+        before = Piece(-far, x0 - far * math.cos(th0), y0 - far * math.sin(th0), th0, far, 0.0)
+        after = Piece(self.length, x1, y1, th1, far, 0.0)
+        return (before, *self.pieces, after)
+
     def project(self, x: float, y: float) -> tuple[float, float, float]:
-        """(s, d, road heading) of the point's closest centreline position."""
+        """(s, d, road heading) of the point's closest centreline position (the inverse of `point`)."""
         best = None
-        last = len(self.pieces) - 1
-        for i, piece in enumerate(self.pieces):
+        for piece in self._with_extensions:
             u, d = piece.local(x, y)
-            lo = -math.inf if i == 0 else 0.0
-            hi = math.inf if i == last else piece.length
-            uc = min(max(u, lo), hi)
+            uc = min(max(u, 0.0), piece.length)
             if uc != u:  # outside this piece: measure the distance to its nearest end
                 px, py, _ = piece.pose(uc)
                 dist = math.hypot(x - px, y - py)
@@ -180,6 +188,19 @@ class Rect:
         lon = rel @ np.array([c, s])
         lat = rel @ np.array([-s, c])
         return (np.abs(lon) <= self.length / 2 + tolerance) & (np.abs(lat) <= self.width / 2 + tolerance)
+
+
+def rects_touched(rects: list[Rect] | tuple[Rect, ...], points: np.ndarray) -> np.ndarray:
+    """(len(rects),) bool: which rectangles contain at least one of the (n, 2) points (vectorised)."""
+    if not rects:
+        return np.zeros(0, bool)
+    r = np.array([(q.x, q.y, q.length, q.width, q.heading) for q in rects])
+    c, s = np.cos(r[:, 4:5]), np.sin(r[:, 4:5])
+    dx = points[None, :, 0] - r[:, 0:1]
+    dy = points[None, :, 1] - r[:, 1:2]
+    lon, lat = dx * c + dy * s, -dx * s + dy * c
+    inside = (np.abs(lon) <= r[:, 2:3] / 2) & (np.abs(lat) <= r[:, 3:4] / 2)
+    return inside.any(axis=1)
 
 
 @dataclass(frozen=True)

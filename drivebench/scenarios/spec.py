@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from drivebench.errors import ScenarioError
 
@@ -77,6 +77,13 @@ class CurveStart(_Spec):
     lateral_offset: Range = Field(default=(-0.3, 0.3), description="from the lane centre, + to the right [m]")
     heading_deg: Range = Field(default=(-3.0, 3.0), description="heading error to the lane [deg]")
     speed: Range = Field(default=(8.0, 10.0), description="initial speed [m/s]")
+
+    @field_validator("lane", mode="before")
+    @classmethod
+    def _lane(cls, value):
+        if value == "any" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+            return value
+        raise ValueError(f"use a lane index 0, 1, ... or 'any', got {value!r}")
 
 
 class CurveScenario(_Spec):
@@ -224,6 +231,8 @@ def _describe(err: dict) -> tuple[str, str]:
         msg = f"unknown field{'; did you mean ' + repr(close[0]) + '?' if close else ''}"
     elif kind == "missing":
         msg = "required field is missing"
+    elif kind == "value_error":
+        msg = msg.removeprefix("Value error, ")
     elif kind == "union_tag_invalid" or kind == "union_tag_not_found":
         if loc == () or loc[0] in ("family",):
             field = "family"

@@ -1,0 +1,122 @@
+"""Shared helpers for the drivebench test suite.
+
+Helpers are exposed as fixtures (the test folders have no __init__.py, so test modules cannot import this file).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+
+# highway-env imports pygame; keep it headless and quiet under pytest.
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import drivebench  # noqa: E402,F401  (registers the shipped scenarios)
+
+# ---------------------------------------------------------------------------------------------- TOML writing
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a TOML basic string for ASCII text
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def to_toml(data: dict) -> str:
+    """A small TOML writer: top-level scalars, then one [table] per nested dict (values inline)."""
+    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    for key, table in data.items():
+        if isinstance(table, dict):
+            lines.append(f"\n[{key}]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------- base specs
+CURVE_BASE = {
+    "family": "curve",
+    "horizon": 100,
+    "road": {
+        "lanes": 2,
+        "lane_width": 4.0,
+        "speed_limit": 12.0,
+        "segments": [
+            {"kind": "straight", "length": 40.0},
+            {"kind": "arc", "radius": 50.0, "angle_deg": 90.0, "direction": "right"},
+            {"kind": "straight", "length": 40.0},
+        ],
+    },
+    "start": {"lane": 0},
+}
+
+PARKING_BASE = {
+    "family": "parking",
+    "horizon": 100,
+    "lot": {"bays_per_row": 6},
+    "goal": {"bay": "N2"},
+}
+
+
+@pytest.fixture
+def curve_data() -> dict:
+    """A valid curve scenario as data (no `name`): 40 m straight, 90 deg right arc of 50 m, 40 m straight."""
+    return copy.deepcopy(CURVE_BASE)
+
+
+@pytest.fixture
+def parking_data() -> dict:
+    """A valid parking scenario as data (no `name`): 6 bays per row, 2 rows, goal N2."""
+    return copy.deepcopy(PARKING_BASE)
+
+
+@pytest.fixture
+def write_scenario(tmp_path):
+    """write_scenario(data_or_text, name='test-case') -> path of `<tmp>/<name>.toml`."""
+
+    def write(content, name: str = "test-case", suffix: str = ".toml") -> Path:
+        path = tmp_path / f"{name}{suffix}"
+        path.write_text(content if isinstance(content, str) else to_toml(content))
+        return path
+
+    return write
+
+
+# ---------------------------------------------------------------------------------------------- episodes
+def run_episode(env, policy, max_steps: int = 10_000):
+    """Step `env` with `policy(env) -> action` until it ends; returns (infos, rewards, terminated, truncated)."""
+    infos, rewards = [], []
+    terminated = truncated = False
+    for _ in range(max_steps):
+        _, reward, terminated, truncated, info = env.step(policy(env))
+        infos.append(info)
+        rewards.append(reward)
+        if terminated or truncated:
+            break
+    return infos, rewards, terminated, truncated
+
+
+@pytest.fixture
+def episode():
+    return run_episode
+
+
+def constant(action):
+    action = np.asarray(action, dtype=np.float32)
+    return lambda env: action
+
+
+@pytest.fixture
+def constant_policy():
+    return constant

@@ -1,0 +1,330 @@
+"""drivebench.scenarios.spec: loading, validation messages, hashing, field docs."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from drivebench.errors import DrivebenchError, ScenarioError
+from drivebench.paths import REPO_ROOT
+from drivebench.scenarios.envs import CurveEnv
+from drivebench.scenarios.spec import (
+    CurveScenario,
+    ParkingScenario,
+    field_docs,
+    load_scenario,
+    parse_spec,
+    scenario_id,
+    spec_hash,
+    valid_bays,
+)
+
+SHIPPED = sorted((REPO_ROOT / "scenarios").glob("*.toml"))
+
+
+def expect_error(path: Path, field: str, *fragments: str) -> ScenarioError:
+    """Load `path`, expect a ScenarioError naming the file and `field`, with each fragment in that field's text."""
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    err = info.value
+    text = str(err)
+    assert err.file == str(path)
+    assert str(path) in text.splitlines()[0]
+    fields = [f for f, _ in err.problems]
+    assert field in fields, f"{field!r} not among {fields}"
+    message = " | ".join(m for f, m in err.problems if f == field)
+    assert f"  {field}: " in text  # the message lists the field, as the CLI prints it
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+    return err
+
+
+def nested_set(data: dict, dotted: str, value) -> dict:
+    *parents, last = dotted.split(".")
+    for key in parents:
+        data = data.setdefault(key, {})
+    data[last] = value
+
+
+def nested_del(data: dict, dotted: str) -> None:
+    *parents, last = dotted.split(".")
+    for key in parents:
+        data = data[key]
+    del data[last]
+
+
+# ---------------------------------------------------------------------------------------------- valid files
+def test_base_fixtures_load(curve_data, parking_data, write_scenario):
+    """The mutations below start from these; they must be valid so each error is the mutation's."""
+    curve = load_scenario(write_scenario(curve_data, "base-curve"))
+    parking = load_scenario(write_scenario(parking_data, "base-parking"))
+    assert isinstance(curve, CurveScenario) and curve.name == "base-curve"
+    assert isinstance(parking, ParkingScenario) and parking.name == "base-parking"
+    assert scenario_id(curve) == "drivebench/base-curve-v0"
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_every_shipped_scenario_loads(path):
+    spec = load_scenario(path)
+    assert spec.name == path.stem
+    assert spec.family in ("curve", "parking")
+    assert spec.simulation_frequency % spec.policy_frequency == 0
+    assert scenario_id(spec) == f"drivebench/{path.stem}-v{spec.version}"
+    if isinstance(spec, ParkingScenario):
+        assert spec.goal.bay in valid_bays(spec.lot)
+        assert spec.goal.bay not in spec.occupancy.occupied
+
+
+def test_shipped_scenarios_exist():
+    names = {p.stem for p in SHIPPED}
+    assert {"curve-gentle", "curve-hairpin", "curve-s-bend", "curve-traffic", "parking-crowded", "parking-empty",
+            "parking-reverse"} <= names
+
+
+def test_specs_are_frozen(curve_data):
+    spec = parse_spec({**curve_data, "name": "frozen"})
+    with pytest.raises(ValidationError, match="frozen"):
+        spec.horizon = 5
+    with pytest.raises(ValidationError, match="frozen"):
+        spec.road.lanes = 3
+
+
+def test_boundary_values_are_accepted(curve_data, parking_data, write_scenario):
+    # inner road edge exactly 6 m: 10 - 2 * 4 / 2 = 6
+    curve_data["road"]["segments"][1]["radius"] = 10.0
+    assert load_scenario(write_scenario(curve_data, "inner-six")).road.segments[1].radius == 10.0
+    # 12 bays, goal N2 and N1 taken: exactly 10 free bays remain for the drawn cars
+    parking_data["occupancy"] = {"occupied": ["N1"], "count": 10}
+    assert load_scenario(write_scenario(parking_data, "all-full")).occupancy.count == 10
+
+
+# ---------------------------------------------------------------------------------------------- field errors
+def _curve_cases():
+    seg = "road.segments[1]"
+    return [
+        # unknown fields, with suggestions
+        ("typo-radius", lambda d: d["road"]["segments"][1].update(radiu=d["road"]["segments"][1].pop("radius")),
+         f"{seg}.radiu", ["unknown field", "did you mean 'radius'"]),
+        ("typo-top", lambda d: d.update(horizn=d.pop("horizon")), "horizn", ["did you mean 'horizon'"]),
+        ("typo-road", lambda d: d["road"].update(lane_widht=d["road"].pop("lane_width")), "road.lane_widht",
+         ["did you mean 'lane_width'"]),
+        ("unknown-no-guess", lambda d: d.update(zzzzqqq=1), "zzzzqqq", ["unknown field"]),
+        # missing required fields
+        ("missing-speed-limit", lambda d: nested_del(d, "road.speed_limit"), "road.speed_limit",
+         ["required field is missing"]),
+        ("missing-road", lambda d: nested_del(d, "road"), "road", ["required field is missing"]),
+        ("missing-length", lambda d: nested_del(d["road"]["segments"][0], "length"), "road.segments[0].length",
+         ["required field is missing"]),
+        # wrong types
+        ("type-speed-limit", lambda d: nested_set(d, "road.speed_limit", "fast"), "road.speed_limit",
+         ["number"]),
+        ("type-lanes", lambda d: nested_set(d, "road.lanes", "two"), "road.lanes", ["integer"]),
+        ("type-segments", lambda d: nested_set(d, "road.segments", "straight"), "road.segments", ["list"]),
+        ("type-range", lambda d: nested_set(d, "start.speed", "fast"), "start.speed", []),
+        ("type-range-item", lambda d: nested_set(d, "start.speed", ["fast", 10]), "start.speed[0]", ["number"]),
+        # out of range
+        ("negative-radius", lambda d: d["road"]["segments"][1].update(radius=-5.0), f"{seg}.radius",
+         ["greater than 0"]),
+        ("nine-lanes", lambda d: nested_set(d, "road.lanes", 9), "road.lanes", ["less than or equal to 4"]),
+        ("angle-400", lambda d: d["road"]["segments"][1].update(angle_deg=400), f"{seg}.angle_deg",
+         ["less than or equal to 330"]),
+        ("short-horizon", lambda d: nested_set(d, "horizon", 5), "horizon", ["greater than or equal to 10"]),
+        ("bad-direction", lambda d: d["road"]["segments"][1].update(direction="up"), f"{seg}.direction",
+         ["'left'", "'right'"]),
+        # discriminators
+        ("bad-kind", lambda d: d["road"]["segments"][1].update(kind="curvy"), seg, ["'curvy'", "'kind'"]),
+        ("bad-family", lambda d: d.update(family="boat"), "family", ["'boat'", "'curve'", "'parking'"]),
+        ("no-family", lambda d: d.pop("family"), "family", []),
+        # ranges
+        ("range-reversed", lambda d: nested_set(d, "start.speed", [10.0, 5.0]), "start.speed", ["low <= high"]),
+        ("traffic-range-reversed", lambda d: nested_set(d, "traffic.spacing", [40, 20]), "traffic.spacing",
+         ["low <= high"]),
+        # consistency
+        ("lane-too-high", lambda d: nested_set(d, "start.lane", 2), "start.lane", ["0..1", "'any'"]),
+        ("freq", lambda d: d.update(policy_frequency=4, simulation_frequency=15), "simulation_frequency",
+         ["multiple of policy_frequency"]),
+        ("inner-edge", lambda d: d["road"]["segments"][1].update(radius=9.0), f"{seg}.radius",
+         ["inner road edge", "6 m"]),
+        # radius 12 m is fine for 2 lanes of 4 m (inner edge 8 m) but not for 4 (inner edge 4 m)
+        ("inner-edge-lanes", lambda d: (d["road"]["segments"][1].update(radius=12.0), nested_set(d, "road.lanes", 4)),
+         f"{seg}.radius", ["inner road edge has radius 4.0 m"]),
+        ("start-too-late", lambda d: nested_set(d, "start.position", [100.0, 150.0]), "start.position",
+         ["20 m before"]),
+    ]
+
+
+def _parking_cases():
+    return [
+        ("missing-goal-bay", lambda d: nested_del(d, "goal.bay"), "goal.bay", ["required field is missing"]),
+        ("missing-lot", lambda d: nested_del(d, "lot"), "lot", ["required field is missing"]),
+        ("typo-lot", lambda d: d["lot"].update(bays_per_rwo=d["lot"].pop("bays_per_row")), "lot.bays_per_rwo",
+         ["did you mean 'bays_per_row'"]),
+        ("type-walls", lambda d: nested_set(d, "lot.walls", [1, 2]), "lot.walls", ["boolean"]),
+        ("bays-zero", lambda d: nested_set(d, "lot.bays_per_row", 0), "lot.bays_per_row",
+         ["greater than or equal to 1"]),
+        ("rows-three", lambda d: nested_set(d, "lot.rows", 3), "lot.rows", []),
+        ("goal-pattern", lambda d: nested_set(d, "goal.bay", "X1"), "goal.bay", []),
+        ("goal-not-in-lot", lambda d: nested_set(d, "goal.bay", "N6"), "goal.bay", ["no bay 'N6'", "N0..N5"]),
+        ("goal-south-one-row", lambda d: (nested_set(d, "lot.rows", 1), nested_set(d, "goal.bay", "S0")), "goal.bay",
+         ["no bay 'S0'"]),
+        ("goal-occupied", lambda d: nested_set(d, "occupancy.occupied", ["N1", "N2"]), "goal.bay",
+         ["occupancy.occupied"]),
+        ("occupied-not-in-lot", lambda d: nested_set(d, "occupancy.occupied", ["N1", "S9"]), "occupancy.occupied[1]",
+         ["no bay 'S9'"]),
+        # 12 bays - goal - N1 = 10 free
+        ("count-too-large", lambda d: nested_set(d, "occupancy", {"occupied": ["N1"], "count": 11}),
+         "occupancy.count", ["only 10 free bays"]),
+        ("start-x-outside", lambda d: nested_set(d, "start.x", [3.0, 45.0]), "start.x", ["must lie in the lot"]),
+        ("start-x-wall", lambda d: nested_set(d, "start.x", [0.0, 5.0]), "start.x", ["must lie in the lot"]),
+        ("start-y-outside", lambda d: nested_set(d, "start.y", [-1.0, 5.5]), "start.y", ["aisle"]),
+        ("heading-reversed", lambda d: nested_set(d, "start.heading_deg", [10, -10]), "start.heading_deg",
+         ["low <= high"]),
+        ("tolerance-range", lambda d: nested_set(d, "goal.heading_tolerance_deg", 0), "goal.heading_tolerance_deg",
+         ["greater than 0"]),
+        ("orientation", lambda d: nested_set(d, "goal.orientation", "sideways"), "goal.orientation", []),
+    ]
+
+
+@pytest.mark.parametrize("case, mutate, field, fragments", _curve_cases(), ids=[c[0] for c in _curve_cases()])
+def test_curve_field_errors(curve_data, write_scenario, case, mutate, field, fragments):
+    mutate(curve_data)
+    expect_error(write_scenario(curve_data, case), field, *fragments)
+
+
+@pytest.mark.parametrize("case, mutate, field, fragments", _parking_cases(), ids=[c[0] for c in _parking_cases()])
+def test_parking_field_errors(parking_data, write_scenario, case, mutate, field, fragments):
+    mutate(parking_data)
+    expect_error(write_scenario(parking_data, case), field, *fragments)
+
+
+def test_all_problems_are_reported_at_once(curve_data, write_scenario):
+    curve_data["road"]["lanes"] = 9
+    curve_data["road"]["segments"][1]["radius"] = -1
+    del curve_data["road"]["speed_limit"]
+    err = expect_error(write_scenario(curve_data, "many"), "road.lanes")
+    assert {"road.lanes", "road.segments[1].radius", "road.speed_limit"} <= {f for f, _ in err.problems}
+
+
+# ---------------------------------------------------------------------------------------------- file errors
+def test_name_key_is_rejected(curve_data, write_scenario):
+    expect_error(write_scenario({**curve_data, "name": "other"}, "named"), "name", "file name")
+
+
+@pytest.mark.parametrize("stem", ["Bad_Name", "bad_name", "1curve", "curve--x", "curve-"])
+def test_bad_file_name(curve_data, write_scenario, stem):
+    path = write_scenario(curve_data, stem)
+    err = expect_error(path, "(file name)", "lower-case")
+    assert f"{stem}.toml" in str(err)
+
+
+def test_not_a_toml_file(curve_data, write_scenario):
+    expect_error(write_scenario(curve_data, "curve", suffix=".yaml"), "(file)", "TOML")
+
+
+def test_invalid_toml_syntax(write_scenario):
+    expect_error(write_scenario('family = "curve"\n[road\nlanes = 2\n', "broken"), "(syntax)", "not valid TOML")
+
+
+def test_missing_file(tmp_path):
+    expect_error(tmp_path / "does-not-exist.toml", "(file)", "no such file")
+
+
+def test_scenario_error_is_a_drivebench_error():
+    assert issubclass(ScenarioError, DrivebenchError)
+    err = ScenarioError("x.toml", [("road.lanes", "too many"), ("horizon", "too short")])
+    assert str(err).splitlines() == ["x.toml: invalid scenario", "  road.lanes: too many", "  horizon: too short"]
+
+
+def test_parse_spec_names_its_source(curve_data):
+    with pytest.raises(ScenarioError) as info:
+        parse_spec({**curve_data, "name": "Upper"}, file="from-json")
+    assert info.value.file == "from-json"
+    assert "name" in [f for f, _ in info.value.problems]
+    with pytest.raises(ScenarioError) as info:
+        parse_spec({k: v for k, v in curve_data.items() if k != "road"} | {"name": "x"})
+    assert info.value.file == "<spec>"
+
+
+def test_negative_start_lane_is_rejected(curve_data, write_scenario):
+    curve_data["start"]["lane"] = -1
+    expect_error(write_scenario(curve_data, "negative-lane"), "start.lane")
+
+
+# ---------------------------------------------------------------------------------------------- hashing
+def test_spec_hash_is_stable(curve_data):
+    a = parse_spec({**curve_data, "name": "h"})
+    # the same data with keys in another order
+    reordered = {k: curve_data[k] for k in reversed(list(curve_data))}
+    reordered["road"] = {k: curve_data["road"][k] for k in reversed(list(curve_data["road"]))}
+    b = parse_spec({**reordered, "name": "h"})
+    assert a == b
+    assert spec_hash(a) == spec_hash(b)
+    assert len(spec_hash(a)) == 64 and int(spec_hash(a), 16) >= 0
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_spec_hash_of_a_file_is_reproducible(path):
+    assert spec_hash(load_scenario(path)) == spec_hash(load_scenario(path))
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d.update(horizon=101),
+    lambda d: d["road"].update(lane_width=3.5),
+    lambda d: d["road"]["segments"][1].update(direction="left"),
+    lambda d: d["start"].update(lane="any"),
+    lambda d: d.update(description="other words"),
+    lambda d: d.update(version=1),
+], ids=["horizon", "lane_width", "direction", "start.lane", "description", "version"])
+def test_spec_hash_changes_with_any_field(curve_data, change):
+    before = spec_hash(parse_spec({**curve_data, "name": "h"}))
+    changed = copy.deepcopy(curve_data)
+    change(changed)
+    assert spec_hash(parse_spec({**changed, "name": "h"})) != before
+
+
+def test_spec_hash_differs_between_shipped_scenarios():
+    hashes = [spec_hash(load_scenario(p)) for p in SHIPPED]
+    assert len(set(hashes)) == len(hashes)
+
+
+def test_defaults_hash_like_explicit_values(curve_data):
+    """A default written out explicitly is the same scenario."""
+    explicit = copy.deepcopy(curve_data)
+    explicit["road"]["offroad_grace"] = 2.0
+    explicit["traffic"] = {"count": 0}
+    assert spec_hash(parse_spec({**curve_data, "name": "h"})) == spec_hash(parse_spec({**explicit, "name": "h"}))
+
+
+# ---------------------------------------------------------------------------------------------- field docs
+def _resolve(model: type[BaseModel], dotted: str):
+    info = None
+    for part in dotted.split("."):
+        info = model.model_fields[part]
+        model = info.annotation
+    return info
+
+
+@pytest.mark.parametrize("model", [CurveScenario, ParkingScenario])
+def test_field_docs_paths_resolve_to_documented_fields(model):
+    rows = field_docs(model)
+    paths = [p for p, _ in rows]
+    assert len(paths) == len(set(paths))
+    for path, doc in rows:
+        assert isinstance(doc, str) and doc.strip()
+        assert _resolve(model, path).description == doc
+
+
+def test_field_docs_cover_the_main_fields():
+    curve = dict(field_docs(CurveScenario))
+    parking = dict(field_docs(ParkingScenario))
+    for path in ["horizon", "road.segments", "road.lanes", "road.speed_limit", "road.offroad_grace",
+                 "traffic.count", "start.lane", "start.position"]:
+        assert path in curve
+    for path in ["lot.bays_per_row", "lot.walls", "occupancy.count", "goal.bay", "goal.orientation", "start.x"]:
+        assert path in parking
+    assert "[m/s]" in curve["road.speed_limit"]
+    assert field_docs() == field_docs(CurveScenario)
+    # nested models are expanded, never listed as a whole
+    assert "road" not in curve and "lot" not in parking
