@@ -61,6 +61,51 @@ def status(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+# ---------------------------------------------------------------------------------------------- evaluate
+def cmd_evaluate(args) -> int:
+    """Score one agent on one scenario, in distribution or under a shift, or over a shift's levels."""
+    from drivebench.eval.harness import evaluate
+    from drivebench.eval.shifts import NONE, SHIFTS, Shift, parse_shift
+    from drivebench.eval.summary import summarize
+    from drivebench.results.db import ResultsDB
+    from drivebench.seeds import eval_seeds
+
+    if args.sweep and args.shift:
+        raise DrivebenchError("give --shift NAME:LEVEL or --sweep NAME, not both")
+    if args.sweep:
+        if args.sweep not in SHIFTS:
+            raise DrivebenchError(f"unknown shift {args.sweep!r}; known: {', '.join(SHIFTS)}")
+        shifts = [NONE] + [Shift(args.sweep, level) for level in sorted(SHIFTS[args.sweep].levels)]
+    else:
+        shifts = [parse_shift(args.shift)]
+    seeds = eval_seeds(args.episodes)
+    rows = []
+    with ResultsDB(args.db) as db:
+        for shift in shifts:
+            records = evaluate(args.agent, args.scenario, seeds=seeds, shift=shift, workers=args.workers, db=db)
+            rows.append({"agent": args.agent, "scenario": records[0].scenario, "shift": str(shift),
+                         **summarize(records)})
+    if args.json:
+        print(json.dumps(rows if args.sweep else rows[0], indent=2))
+    else:
+        print(format_summaries(rows))
+        status(f"results in {db.path}")
+    return 0
+
+
+def format_summaries(rows: list[dict]) -> str:
+    """A text table of summaries: rates in %, driving score, each with its 95% interval."""
+    def cell(est: dict, scale: float) -> str:
+        return f"{est['mean'] * scale:5.1f} [{est['ci_low'] * scale:5.1f},{est['ci_high'] * scale:5.1f}]"
+
+    table = pd.DataFrame([{
+        "agent": r["agent"], "scenario": r["scenario"], "shift": r["shift"], "episodes": r["episodes"],
+        "success %": cell(r["success_rate"], 100), "crash %": cell(r["crash_rate"], 100),
+        "off-road %": cell(r["offroad_rate"], 100), "lane dep. %": cell(r["lane_departure_rate"], 100),
+        "driving score": cell(r["driving_score"], 1)} for r in rows])
+    return table.to_string(index=False)
+
+
 # ---------------------------------------------------------------------------------------------- scenarios
 def cmd_scenarios_list(args) -> int:
     from drivebench.scenarios import registry
@@ -174,6 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
     els = experts.add_parser("list", help="experts, their styles and the scenarios they drive")
     els.add_argument("--json", action="store_true")
     els.set_defaults(func=cmd_experts_list)
+
+    ev = sub.add_parser("evaluate", help="score an agent with the shared harness (results go to the database)")
+    ev.add_argument("--agent", required=True, help="expert:<style>, random, or package.module:callable")
+    ev.add_argument("--scenario", required=True, help="name or id")
+    ev.add_argument("--shift", default=None, help="NAME:LEVEL, e.g. start_offset:2 (default: none)")
+    ev.add_argument("--sweep", default=None, help="a shift NAME: evaluate in distribution and at every level")
+    ev.add_argument("--episodes", type=int, default=50, help="evaluation seeds (the same for every agent)")
+    ev.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    ev.add_argument("--db", type=Path, default=None, help="results database (default: runs/results.db)")
+    ev.add_argument("--json", action="store_true", help="one JSON object (a list of them with --sweep)")
+    ev.set_defaults(func=cmd_evaluate)
 
     rec = sub.add_parser("record", help="record expert demos into expert_data/<scenario>/<style>/")
     rec.add_argument("--scenario", required=True)

@@ -7,6 +7,8 @@ from typing import Callable
 import gymnasium
 import numpy as np
 
+from drivebench.eval import events
+
 Policy = Callable[[gymnasium.Env, np.ndarray], np.ndarray]
 """A policy as the rollout sees it: (env, observation) -> action. Experts read the env; learners the obs."""
 
@@ -26,7 +28,10 @@ class Episode:
     signals: dict[str, np.ndarray]
     """(T + 1,) float32 per signal the env documents in its SIGNALS, with each observation"""
     termination: str
-    """a `Termination` value: arrived, crashed, off_road or timeout"""
+    """an Outcome value (records.py): the env's (arrived, crashed, off_road, timeout) or the rollout's
+    (stuck, invalid_action)"""
+    invalid_reason: str = ""
+    """for invalid_action: what the policy did wrong"""
 
     @property
     def steps(self) -> int:
@@ -41,23 +46,52 @@ class Episode:
         return self.signals["off_road"] > 0
 
 
-def run_episode(env: gymnasium.Env, policy: Policy, seed: int) -> Episode:
+def run_episode(env: gymnasium.Env, policy: Policy, seed: int, *, stop_when_stuck: bool = False) -> Episode:
+    """Reset with `seed` and let the policy drive to the end of the episode.
+
+    A policy that raises, or returns an action that is not two finite numbers, ends the episode as
+    `invalid_action` with the reason. With `stop_when_stuck`, an episode without new progress for
+    events.STUCK_TIME ends as `stuck`.
+    """
     obs, info = env.reset(seed=seed)
     names = [name for name, _ in env.unwrapped.SIGNALS]
+    dt = 1.0 / env.unwrapped.config["policy_frequency"]
     observations, actions, rewards, infos = [obs], [], [], [info]
-    done = False
-    while not done:
-        action = np.asarray(policy(env, obs), dtype=np.float32)
+    watch = events.StuckWatch(dt)
+    watch.update(info["progress"])
+    termination, reason = None, ""
+    while termination is None:
+        action, reason = _checked(policy, env, obs)
+        if reason:
+            termination = "invalid_action"
+            break
         obs, reward, terminated, truncated, info = env.step(action)
-        done = terminated or truncated
         observations.append(obs)
         actions.append(action)
         rewards.append(reward)
         infos.append(info)
+        if terminated or truncated:
+            termination = info["termination"]
+        elif watch.update(info["progress"]) and stop_when_stuck:
+            termination = "stuck"
     poses = np.array([[i["x"], i["y"], i["heading"], i["speed"]] for i in infos], np.float32)
     signals = {name: np.array([i[name] for i in infos], np.float32) for name in names}
     return Episode(seed, np.asarray(observations, np.float32), np.asarray(actions, np.float32).reshape(-1, 2),
-                   np.asarray(rewards, np.float32), poses, signals, info["termination"])
+                   np.asarray(rewards, np.float32), poses, signals, termination, reason)
+
+
+def _checked(policy: Policy, env: gymnasium.Env, obs: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """The policy's action, or None and what is wrong with it."""
+    try:
+        raw = policy(env, obs)
+        action = np.asarray(raw, dtype=np.float32)
+    except Exception as err:  # a user's policy may raise anything; the episode records it
+        return None, f"the policy raised {type(err).__name__}: {err}"
+    if action.shape != (2,):
+        return None, f"the action has shape {action.shape}, expected (2,) [acceleration, steering]"
+    if not np.isfinite(action).all():
+        return None, f"the action is not finite: {action.tolist()}"
+    return action, ""
 
 
 def expert_policy(expert) -> Policy:

@@ -12,6 +12,7 @@ from drivebench.experts.styles import CurveStyle
 from drivebench.scenarios.roads import Centreline, lane_offsets
 
 PROFILE_STEP = 1.0  # [m]
+COMMIT_TIME = 1.0  # [s] ahead that the lateral position decides which lane the car is in
 CAR_WIDTH = 2.0  # [m]
 CLEARANCE = 0.3  # kept between the car's side and its lane line when cutting an apex [m]
 
@@ -57,7 +58,9 @@ class CurveExpert:
         style, road, v, facts = self.style, env.scenario.road, env.vehicle, env.facts
         s, d = facts["s"], facts["d"]
         offsets = lane_offsets(road)
-        lane = int(np.argmin(np.abs(offsets - d)))
+        # The lane it will be in a second from now: a lane change under way is finished, not aborted.
+        d_soon = d + v.speed * math.sin(facts["heading_error"]) * COMMIT_TIME
+        lane = int(np.argmin(np.abs(offsets - d_soon)))
         cruise = style.speed_factor * road.speed_limit
         profile = _profile(env.centreline, cruise, style.lateral_acceleration, style.braking)
         target_speed = float(np.interp(s, np.arange(len(profile)) * PROFILE_STEP, profile))

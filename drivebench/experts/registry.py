@@ -7,7 +7,7 @@ from drivebench.experts.curve import CurveExpert
 from drivebench.experts.parking import ParkingExpert
 from drivebench.experts.styles import CURVE_STYLES, PARKING_STYLES
 
-EXPERT_VERSION = 1
+EXPERT_VERSION = 2
 """Bump when a control law changes what an expert does: demo sets recorded by another version are re-recorded."""
 
 EXPERTS = {e.id: e for e in [*(CurveExpert(s) for s in CURVE_STYLES.values()),

@@ -113,6 +113,19 @@ class ScenarioEnv(AbstractEnv):
         self.vehicle.color = VehicleGraphics.EGO_COLOR
         self.facts = self.measure()
 
+    def displace_ego(self, lateral: float, heading: float) -> tuple[np.ndarray, dict]:
+        """Move the car sideways by `lateral` [m] (+ to its right) and turn it by `heading` [rad] (+ right),
+        then take progress from there: the start-offset shift's hook, called right after reset.
+        Returns the new (observation, info)."""
+        v = self.vehicle
+        v.position = v.position + lateral * np.array([-math.sin(v.heading), math.cos(v.heading)])
+        v.heading += heading
+        v.on_state_update()
+        self.set_progress_reference()
+        self.facts = self.measure()
+        obs = self.observe()
+        return obs, self._info(obs)
+
     def step(self, action):
         action = np.asarray(action, dtype=np.float32).reshape(self.action_space.shape)
         previous = self.facts
@@ -162,6 +175,11 @@ class ScenarioEnv(AbstractEnv):
         return {}
 
     def build_scene(self) -> None:
+        """Create the road, the ego car and the other objects for a new episode (uses self.np_random)."""
+        raise NotImplementedError
+
+    def set_progress_reference(self) -> None:
+        """Remember where the car starts, so that `progress` measures from there."""
         raise NotImplementedError
 
     def measure(self) -> dict:
@@ -257,7 +275,7 @@ class CurveEnv(ScenarioEnv):
         ego = self.action_type.vehicle_class(self.road, self.centreline.point(s, d), heading, rng.uniform(*start.speed))
         self.road.vehicles.append(ego)
         self.vehicle = ego
-        self.start_s = s
+        self.set_progress_reference()
 
         t = spec.traffic
         s_other = s + rng.uniform(*t.first_gap)
@@ -274,6 +292,9 @@ class CurveEnv(ScenarioEnv):
                                enable_lane_change=False)
             self.road.vehicles.append(other)
             s_other += rng.uniform(*t.spacing)
+
+    def set_progress_reference(self) -> None:
+        self.start_s = self.centreline.project(*self.vehicle.position)[0]
 
     def measure(self) -> dict:
         v = self.vehicle
@@ -345,7 +366,8 @@ class ParkingEnv(ScenarioEnv):
         ("goal_distance", "car centre to the goal bay's centre [m]"),
         ("in_goal_bay", "1 if every body corner is inside the goal bay (with the goal's tolerance)"),
         ("other_bay", "1 if the body reaches into a bay other than the goal (driving across bays and lines)"),
-        ("occupied_bay", "1 if the body reaches into a bay with a parked car in it (a forbidden area)"),
+        ("occupied_bay", "1 if the car centre is in a bay with a parked car in it: driving through a forbidden "
+                         "area (a corner brushing its mouth while turning into a neighbour is not)"),
     )
 
     def build_geometry(self) -> None:
@@ -404,7 +426,11 @@ class ParkingEnv(ScenarioEnv):
                                              math.radians(rng.uniform(*st.heading_deg)), rng.uniform(*st.speed))
         self.road.vehicles.append(ego)
         self.vehicle = ego
-        self.start_distance = float(np.hypot(*(ego.position - [g.x, g.y])))
+        self.set_progress_reference()
+
+    def set_progress_reference(self) -> None:
+        g = self.goal_bay.rect
+        self.start_distance = float(np.hypot(*(self.vehicle.position - [g.x, g.y])))
 
     def heading_aligned(self, heading: float) -> bool:
         """Does a car with this heading face the way the goal requires (within the tolerance)?"""
@@ -436,7 +462,7 @@ class ParkingEnv(ScenarioEnv):
         return {"in_goal_bay": in_bay, "off_road": off_road, "collision": self.collision(),
                 "termination": termination, "progress": progress, "goal_distance": distance,
                 "other_bay": bool(roads.rects_touched(self.other_bays, body).any()),
-                "occupied_bay": bool(roads.rects_touched(self.occupied_rects, body).any())}
+                "occupied_bay": bool(roads.rects_touched(self.occupied_rects, v.position[None]).any())}
 
     def observe(self) -> np.ndarray:
         v, g = self.vehicle, self.goal_bay.rect

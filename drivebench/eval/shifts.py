@@ -1,0 +1,166 @@
+"""Off-distribution shifts: named perturbations with magnitude levels 1-3, written `NAME:LEVEL`.
+
+A shift either rewrites the scenario spec (geometry, traffic) before the env is built, or wraps the env
+(where the car starts, a mid-episode disturbance, observation noise). Any randomness a shift adds is drawn
+from the episode seed, so a shifted episode is as reproducible as any other. The experts are state-feedback
+controllers, so they recover from every level; a learner that only imitated their states may not.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import gymnasium
+import numpy as np
+
+from drivebench.errors import DrivebenchError, ScenarioError
+from drivebench.scenarios.envs import FAMILIES
+from drivebench.scenarios.spec import CurveScenario, ParkingScenario, parse_spec
+
+Spec = CurveScenario | ParkingScenario
+
+
+@dataclass(frozen=True)
+class Shift:
+    name: str
+    level: int
+
+    def __str__(self) -> str:
+        return self.name if self.level == 0 else f"{self.name}:{self.level}"
+
+
+NONE = Shift("none", 0)
+
+
+# ---------------------------------------------------------------------------------------------- wrappers
+class StartOffset(gymnasium.Wrapper):
+    """After reset, move the car sideways by `lateral` [m] and turn it by `heading` [rad], both toward a side
+    drawn from the episode seed (turned away from where it was put: the hard case)."""
+
+    def __init__(self, env: gymnasium.Env, lateral: float, heading: float):
+        super().__init__(env)
+        self.lateral, self.heading = lateral, heading
+
+    def reset(self, *, seed=None, options=None):
+        self.env.reset(seed=seed, options=options)
+        side = np.random.default_rng(seed).choice([-1.0, 1.0])
+        return self.env.unwrapped.displace_ego(side * self.lateral, side * self.heading)
+
+
+class Bump(gymnasium.Wrapper):
+    """A disturbance mid-episode: from decision `start`, `steps` decisions have their steering replaced by
+    `steering` (normalized) toward a side drawn from the episode seed."""
+
+    def __init__(self, env: gymnasium.Env, steps: int, steering: float = 0.6, start: int = 10):
+        super().__init__(env)
+        self.steps, self.steering, self.start = steps, steering, start
+        self.t, self.side = 0, 1.0
+
+    def reset(self, *, seed=None, options=None):
+        self.t, self.side = 0, np.random.default_rng(seed).choice([-1.0, 1.0])
+        return self.env.reset(seed=seed, options=options)
+
+    def step(self, action):
+        action = np.array(action, dtype=np.float32)
+        if self.start <= self.t < self.start + self.steps and action.shape == (2,):
+            action[1] = self.side * self.steering
+        self.t += 1
+        return self.env.step(action)
+
+
+class ObservationNoise(gymnasium.ObservationWrapper):
+    """Gaussian noise on every observation feature, scaled to its magnitude: x + sigma * (1 + |x|) * N(0, 1)."""
+
+    def __init__(self, env: gymnasium.Env, sigma: float):
+        super().__init__(env)
+        self.sigma = sigma
+        self.rng = np.random.default_rng(0)
+
+    def reset(self, *, seed=None, options=None):
+        self.rng = np.random.default_rng(seed)
+        return super().reset(seed=seed, options=options)
+
+    def observation(self, obs):
+        return (obs + self.sigma * (1.0 + np.abs(obs)) * self.rng.standard_normal(obs.shape)).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------- spec rewrites
+def _more_traffic(spec: Spec, extra: int) -> dict:
+    data = spec.model_dump(mode="json")
+    data["traffic"]["count"] += extra
+    return data
+
+
+def _tighter_radius(spec: Spec, factor: float) -> dict:
+    data = spec.model_dump(mode="json")
+    for seg in data["road"]["segments"]:
+        if seg["kind"] == "arc":
+            seg["radius"] *= factor
+    return data
+
+
+@dataclass(frozen=True)
+class ShiftKind:
+    description: str
+    families: tuple[str, ...]
+    levels: dict[int, dict]
+    """parameters per level (keyword arguments of `rewrite` or `wrapper`)"""
+    rewrite: Callable[..., dict] | None = None
+    wrapper: Callable[..., gymnasium.Env] | None = None
+
+
+SHIFTS: dict[str, ShiftKind] = {
+    "start_offset": ShiftKind(
+        "start off the demos: displaced sideways and turned away", ("curve", "parking"),
+        {1: {"lateral": 1.0, "heading": 0.10}, 2: {"lateral": 1.5, "heading": 0.20},
+         3: {"lateral": 2.0, "heading": 0.30}}, wrapper=StartOffset),
+    "bump": ShiftKind(
+        "a mid-episode disturbance: steering forced to one side for a few decisions", ("curve", "parking"),
+        {1: {"steps": 2}, 2: {"steps": 4}, 3: {"steps": 6}}, wrapper=Bump),
+    "obs_noise": ShiftKind(
+        "noisy observations (experts read the true state and are unaffected)", ("curve", "parking"),
+        {1: {"sigma": 0.02}, 2: {"sigma": 0.05}, 3: {"sigma": 0.10}}, wrapper=ObservationNoise),
+    "traffic": ShiftKind(
+        "more vehicles ahead than in the scenario", ("curve",),
+        {1: {"extra": 2}, 2: {"extra": 4}, 3: {"extra": 6}}, rewrite=_more_traffic),
+    "tighter_radius": ShiftKind(
+        "every curve's radius scaled down: geometry outside the training set", ("curve",),
+        {1: {"factor": 0.8}, 2: {"factor": 0.65}, 3: {"factor": 0.5}}, rewrite=_tighter_radius),
+}
+
+
+def parse_shift(text: str | None) -> Shift:
+    """'start_offset:2' -> Shift('start_offset', 2); None, '' or 'none' -> NONE."""
+    if not text or text == "none":
+        return NONE
+    name, _, level = text.partition(":")
+    if name not in SHIFTS:
+        raise DrivebenchError(f"unknown shift {name!r}; known: {', '.join(SHIFTS)}")
+    levels = SHIFTS[name].levels
+    if not level.isdigit() or int(level) not in levels:
+        raise DrivebenchError(f"shift {name} takes a level in {sorted(levels)}: write {name}:1")
+    return Shift(name, int(level))
+
+
+def shifted_spec(spec: Spec, shift: Shift) -> Spec:
+    """The spec the shifted episodes run on (the same spec for wrapper-only shifts)."""
+    if shift == NONE:
+        return spec
+    kind = SHIFTS[shift.name]
+    if spec.family not in kind.families:
+        raise DrivebenchError(f"shift {shift.name} applies to {' and '.join(kind.families)} scenarios, "
+                              f"not to {spec.name} ({spec.family})")
+    if kind.rewrite is None:
+        return spec
+    try:
+        return parse_spec(kind.rewrite(spec, **kind.levels[shift.level]), file=f"{spec.name} under {shift}")
+    except ScenarioError as err:
+        raise DrivebenchError(f"shift {shift} cannot apply to {spec.name}: {err}") from None
+
+
+def make_env(spec: Spec, shift: Shift = NONE) -> gymnasium.Env:
+    """The env for a (shifted) spec: `spec` must already be `shifted_spec(...)`."""
+    env = FAMILIES[spec.family](spec)
+    if shift != NONE and SHIFTS[shift.name].wrapper is not None:
+        env = SHIFTS[shift.name].wrapper(env, **SHIFTS[shift.name].levels[shift.level])
+    return env
