@@ -16,10 +16,13 @@ from drivebench.errors import DrivebenchError, ScenarioError
 
 # ---------------------------------------------------------------------------------------------- run
 def cmd_run(args) -> int:
-    """The main job: validate scenarios, make sure the default demos exist, show how each expert drives."""
+    """The main job: validate scenarios, make sure the default demos exist, score the baselines."""
     from drivebench.data.record import ensure_default_demos
-    from drivebench.eval.rollout import expert_policy, run_episode, summarize
+    from drivebench.eval.harness import Request, evaluate_many
+    from drivebench.eval.shifts import NONE, parse_shift
+    from drivebench.eval.summary import summarize
     from drivebench.experts.registry import experts_for
+    from drivebench.results.db import ResultsDB
     from drivebench.scenarios import registry
     from drivebench.seeds import eval_seeds
 
@@ -34,31 +37,43 @@ def cmd_run(args) -> int:
     for scenario, expert, what in ensure_default_demos():
         status(f"[2/3] demos {scenario}/{expert.removeprefix('expert:')}: {what}")
 
-    rows = []
-    pairs = [(e, ex) for e in entries for ex in experts_for(e.spec)]
-    seeds = eval_seeds(args.episodes)
-    with tqdm(total=len(pairs) * len(seeds), desc="[3/3] experts", unit="ep", leave=False) as bar:
-        for entry, expert in pairs:
-            env = gymnasium.make(entry.id)
-            episodes = []
-            for seed in seeds:
-                episodes.append(run_episode(env, expert_policy(expert), seed))
-                bar.update()
-            env.close()
-            rows.append({"scenario": entry.name, "expert": expert.id, **summarize(episodes)})
-    table = pd.DataFrame(rows)
+    shifts = [NONE, parse_shift(RUN_SHIFT)]
+    requests = [Request(agent, e.name, shift) for e in entries
+                for agent in [*(x.id for x in experts_for(e.spec)), "random"] for shift in shifts]
+    status(f"[3/3] scoring {len(requests)} (agent, scenario, shift) combinations on {args.episodes} seeds")
+    with ResultsDB(args.db) as db:
+        results = evaluate_many(requests, seeds=eval_seeds(args.episodes), workers=args.workers, db=db)
+    rows = [{"agent": r.agent, "scenario": r.scenario, "shift": str(r.shift), **summarize(records),
+             "mean_steps": sum(x.metrics.steps for x in records) / len(records)} for r, records in results.items()]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        print(f"[3/3] how each expert drives each scenario ({args.episodes} evaluation seeds from {seeds[0]}):")
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
-    status(f"done in {time.perf_counter() - start:.0f} s")
+        print(format_summaries(rows))
+    status(f"results in {db.path}; done in {time.perf_counter() - start:.0f} s")
     return 0
+
+
+RUN_SHIFT = "start_offset:2"
+"""The off-distribution condition `drivebench run` reports beside the in-distribution one."""
 
 
 def status(message: str) -> None:
     """Progress for the person watching: on stderr, so stdout carries only the result."""
     print(message, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- train
+def cmd_train(args) -> int:
+    from drivebench.agents.train import train
+
+    result = train(args.algo, args.scenario, out=args.out, demos=args.demos, preset=args.preset, seed=args.seed)
+    u, c = result.usage, result.config
+    print(f"trained {c['algo']} on {c['scenario']} ({c['preset']} preset, seed {c['seed']}) -> {result.out}\n"
+          f"  demos: {u.demo_episodes} episodes, {u.demo_transitions} transitions of {c['demos']['expert']}\n"
+          f"  spent: {u.env_steps} env steps, {u.expert_queries} expert queries, {u.gradient_steps} gradient steps "
+          f"in {u.wall_time:.1f} s\n"
+          f"  evaluate it: drivebench evaluate --agent {result.out} --scenario {c['scenario']}")
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------- evaluate
@@ -102,6 +117,7 @@ def format_summaries(rows: list[dict]) -> str:
         "agent": r["agent"], "scenario": r["scenario"], "shift": r["shift"], "episodes": r["episodes"],
         "success %": cell(r["success_rate"], 100), "crash %": cell(r["crash_rate"], 100),
         "off-road %": cell(r["offroad_rate"], 100), "lane dep. %": cell(r["lane_departure_rate"], 100),
+        **({"mean steps": f"{r['mean_steps']:.0f}"} if "mean_steps" in r else {}),
         "driving score": cell(r["driving_score"], 1)} for r in rows])
     return table.to_string(index=False)
 
@@ -198,8 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drivebench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="the main job: validate scenarios, ensure demos, expert table")
-    run.add_argument("--episodes", type=int, default=20, help="evaluation episodes per scenario and expert")
+    run = sub.add_parser("run", help="the main job: validate scenarios, ensure demos, score the baselines")
+    run.add_argument("--episodes", type=int, default=20, help="evaluation seeds per agent, scenario and shift")
+    run.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    run.add_argument("--db", type=Path, default=None, help="results database (default: runs/results.db)")
     run.add_argument("--json", action="store_true", help="print the table as JSON")
     run.set_defaults(func=cmd_run)
 
@@ -220,8 +238,19 @@ def build_parser() -> argparse.ArgumentParser:
     els.add_argument("--json", action="store_true")
     els.set_defaults(func=cmd_experts_list)
 
+    tr = sub.add_parser("train", help="train an agent (bc, dagger, gail, airl) on a scenario's demos")
+    tr.add_argument("--algo", required=True, choices=["bc", "dagger", "gail", "airl"])
+    tr.add_argument("--scenario", required=True)
+    tr.add_argument("--demos", type=Path, default=None,
+                    help="a demo folder (default: the scenario's first expert in expert_data/)")
+    tr.add_argument("--preset", default="standard", help="quick (seconds, smoke tests) or standard (default)")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--out", type=Path, required=True, help="folder for the checkpoint")
+    tr.set_defaults(func=cmd_train)
+
     ev = sub.add_parser("evaluate", help="score an agent with the shared harness (results go to the database)")
-    ev.add_argument("--agent", required=True, help="expert:<style>, random, or package.module:callable")
+    ev.add_argument("--agent", required=True,
+                    help="expert:<style>, random, package.module:callable, or a trained agent's folder")
     ev.add_argument("--scenario", required=True, help="name or id")
     ev.add_argument("--shift", default=None, help="NAME:LEVEL, e.g. start_offset:2 (default: none)")
     ev.add_argument("--sweep", default=None, help="a shift NAME: evaluate in distribution and at every level")

@@ -33,8 +33,9 @@ def runs(flags: np.ndarray) -> list[tuple[int, int]]:
 
 
 def entries(flags: np.ndarray) -> int:
-    """How many times the flag switched on (a flag on at the first step counts once)."""
-    return len(runs(flags))
+    """How many times the flag switched on after the first step: a flag already on when the episode starts
+    (the car was put there, e.g. by a start-offset shift) is not an entry."""
+    return sum(start > 0 for start, _ in runs(flags))
 
 
 def kinematics(poses: np.ndarray, dt: float) -> dict[str, np.ndarray]:

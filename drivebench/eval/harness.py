@@ -5,6 +5,9 @@ already hold, across worker processes, writing each chunk of records as it compl
 only the chunks in flight, and running it again runs only what is missing), and returns the records of all
 requested seeds in their order. An episode's record depends only on (agent, scenario, shift, seed), never on
 the worker count: each episode is seeded, and torch runs single-threaded in evaluation.
+
+Workers are started with multiprocessing's forkserver, which imports the calling script's main module in each
+worker: a script that calls `evaluate` with workers > 1 must do so under `if __name__ == "__main__":`.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 from tqdm import tqdm
@@ -31,45 +35,66 @@ if TYPE_CHECKING:
 CHUNKS_PER_WORKER = 4  # finer chunks balance the load and lose less when a run is killed
 
 
+@dataclass(frozen=True)
+class Request:
+    """One evaluation: an agent on a scenario (name or id) under a shift."""
+
+    agent: str
+    scenario: str
+    shift: Shift = NONE
+
+
 def evaluate(agent: str, scenario: str, *, seeds: Sequence[int], shift: Shift = NONE, workers: int | None = None,
              db: ResultsDB | None = None, progress: bool = True) -> list[EpisodeRecord]:
-    """Evaluate `agent` on `scenario` (name or id) under `shift` for each seed; see the module docstring."""
-    spec = shifted_spec(registry.get(scenario).spec, shift)
-    policy = load_policy(agent)  # in this process too: a bad agent id fails here, before any worker starts
-    scenario_hash = spec_hash(spec)
-    todo = list(seeds) if db is None else db.missing_seeds(policy.agent_hash, scenario_hash, shift.name,
-                                                           shift.level, list(seeds))
-    new = {r.seed: r for r in _run(agent, spec, shift, todo, workers, db, progress)}
+    """Evaluate `agent` on `scenario` under `shift` for each seed; see the module docstring."""
+    request = Request(agent, scenario, shift)
+    return evaluate_many([request], seeds=seeds, workers=workers, db=db, progress=progress)[request]
+
+
+def evaluate_many(requests: Sequence[Request], *, seeds: Sequence[int], workers: int | None = None,
+                  db: ResultsDB | None = None, progress: bool = True) -> dict[Request, list[EpisodeRecord]]:
+    """Several evaluations over the same seeds, sharing one pool of workers."""
+    seeds = list(seeds)
+    plans = []
+    for request in requests:
+        spec = shifted_spec(registry.get(request.scenario).spec, request.shift)
+        policy = load_policy(request.agent)  # a bad agent fails here, before any worker starts
+        policy.check_scenario(spec)
+        agent_hash = policy.agent_hash
+        key = (agent_hash, spec_hash(spec), request.shift.name, request.shift.level)
+        todo = seeds if db is None else db.missing_seeds(*key, seeds)
+        plans.append((request, spec, key, todo))
+    new = _run([(r.agent, spec, r.shift, todo) for r, spec, _, todo in plans], workers, db, progress)
     if db is None:
-        return [new[s] for s in seeds]
-    return db.get_records(policy.agent_hash, scenario_hash, shift.name, shift.level, list(seeds))
+        return {r: [new[(key, seed)] for seed in seeds] for r, _, key, _ in plans}
+    return {r: db.get_records(*key, seeds) for r, _, key, _ in plans}
 
 
-def _run(agent: str, spec, shift: Shift, seeds: list[int], workers: int | None, db: ResultsDB | None,
-         progress: bool) -> list[EpisodeRecord]:
-    workers = max(1, min(workers or os.cpu_count() or 1, len(seeds)))
-    size = max(1, math.ceil(len(seeds) / (workers * CHUNKS_PER_WORKER)))
-    chunks = [seeds[i:i + size] for i in range(0, len(seeds), size)]
-    spec_data = spec.model_dump(mode="json")
-    done: list[EpisodeRecord] = []
-    label = f"{agent} on {spec.name}" + ("" if shift == NONE else f" [{shift}]")
-    with tqdm(total=len(seeds), desc=label, unit="ep", disable=not progress or not seeds, leave=False,
+def _run(jobs: list[tuple[str, object, Shift, list[int]]], workers: int | None, db: ResultsDB | None,
+         progress: bool) -> dict[tuple, EpisodeRecord]:
+    """Run every (agent, spec, shift, seeds) job in chunks; returns the records by (identity key, seed)."""
+    total = sum(len(seeds) for *_, seeds in jobs)
+    workers = max(1, min(workers or os.cpu_count() or 1, total))
+    size = max(1, math.ceil(total / (workers * CHUNKS_PER_WORKER)))
+    tasks = [(agent, spec.model_dump(mode="json"), shift.name, shift.level, seeds[i:i + size])
+             for agent, spec, shift, seeds in jobs for i in range(0, len(seeds), size)]
+    done: dict[tuple, EpisodeRecord] = {}
+    with tqdm(total=total, desc="evaluate", unit="ep", disable=not progress or not total, leave=False,
               file=sys.stderr) as bar:
         def collect(records: list[EpisodeRecord]) -> None:
             if db is not None:
                 db.add(records)
-            done.extend(records)
+            done.update({(r.key[:4], r.seed): r for r in records})
             bar.update(len(records))
 
         if workers == 1:
-            for chunk in chunks:
-                collect(run_chunk(agent, spec_data, shift.name, shift.level, chunk))
+            for task in tasks:
+                collect(run_chunk(*task))
         else:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["drivebench.eval.harness"])
             with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                futures = [pool.submit(run_chunk, agent, spec_data, shift.name, shift.level, c) for c in chunks]
-                for future in as_completed(futures):
+                for future in as_completed([pool.submit(run_chunk, *task) for task in tasks]):
                     collect(future.result())
     return done
 

@@ -4,7 +4,8 @@ An agent id is one of
 - `expert:<style>`: a scripted expert (reads the env's true state),
 - `random`: uniform random actions, drawn from the episode seed,
 - `package.module:name`: a Python object that is either a callable obs -> action or has an SB3-style
-  `predict(obs, deterministic=True) -> (action, state)` (imitation and SB3 policies do).
+  `predict(obs, deterministic=True) -> (action, state)` (imitation and SB3 policies do),
+- a folder holding a trained agent (`drivebench train --out DIR`).
 """
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from typing import Callable
 
 import numpy as np
 
+from drivebench.agents import checkpoints
 from drivebench.data.record import expert_record
 from drivebench.errors import DrivebenchError, UnknownIdError
 from drivebench.experts.registry import get_expert
+from drivebench.scenarios.envs import FAMILIES
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class LoadedPolicy:
     """(env, obs) -> action"""
     reset: Callable[[int], None] = lambda seed: None
     """called with the episode seed before each episode"""
+    check_scenario: Callable = lambda spec: None
+    """raises DrivebenchError if the agent cannot drive this scenario spec (e.g. other observations)"""
 
 
 def _hash(*parts: str) -> str:
@@ -61,6 +66,15 @@ def from_object(agent: str, obj, agent_hash: str) -> LoadedPolicy:
 
 
 def load_policy(agent: str) -> LoadedPolicy:
+    if checkpoints.is_checkpoint(agent):
+        policy, config = checkpoints.load_policy(agent)
+
+        def check(spec) -> None:
+            features = [name for name, _ in FAMILIES[spec.family].OBSERVATION_FEATURES]
+            checkpoints.check_compatible(config, agent, spec.name, features)
+
+        return LoadedPolicy(agent, checkpoints.agent_hash(agent),
+                            lambda env, obs: policy.predict(obs, deterministic=True)[0], check_scenario=check)
     if agent.startswith("expert:"):
         expert = get_expert(agent)
         return LoadedPolicy(agent, _hash(json.dumps(expert_record(expert), sort_keys=True)),
@@ -77,4 +91,5 @@ def load_policy(agent: str) -> LoadedPolicy:
             raise DrivebenchError(f"cannot load policy {agent!r}: {err}") from None
         source = inspect.getsource(module)
         return from_object(agent, obj, _hash("python", agent, source))
-    raise UnknownIdError("agent", agent, ["expert:<style>", "random", "package.module:callable"])
+    raise UnknownIdError("agent", agent, ["expert:<style>", "random", "package.module:callable",
+                                          "a trained agent's folder"])

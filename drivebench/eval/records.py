@@ -7,7 +7,7 @@ from enum import Enum
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of EpisodeMetrics / EpisodeRecord as stored; bump when a field or a metric's meaning changes."""
 
 
@@ -43,9 +43,9 @@ class EpisodeMetrics:
     collision: str
     """none, vehicle or static"""
     off_road_time: float
-    """time with a body corner past the drivable area [s]"""
+    """time with a body corner past the drivable area [s], including any the episode started with"""
     off_road_count: int
-    """times the car left the drivable area"""
+    """times the car left the drivable area (starting off it is not leaving it)"""
     lane_departures: int
     """times the body crossed a lane line without completing a lane change (events.lane_departures)"""
     wrong_way_time: float

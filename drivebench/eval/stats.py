@@ -6,11 +6,12 @@ empty inputs and NaNs rather than returning a NaN that would look like a result.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy.stats import trim_mean
+from scipy.stats import norm, trim_mean
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,19 @@ def bootstrap_ci(values, statistic: Callable[[np.ndarray], float] = np.mean, *, 
     return _interval(statistic(x), boot, confidence)
 
 
-def rate_ci(flags, *, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0) -> Estimate:
-    """Share of True among boolean flags (e.g. success per episode) in [0, 1], with a bootstrap interval."""
-    x = np.asarray(flags)
-    if x.dtype != bool and not np.isin(x, (0, 1)).all():
+def rate_ci(flags, *, confidence: float = 0.95) -> Estimate:
+    """Share of True among boolean flags (e.g. success per episode) in [0, 1], with a Wilson score interval.
+    Unlike a percentile bootstrap, it does not collapse to a point at 0% or 100%: 50 successes out of 50 give
+    [0.929, 1], not [1, 1]."""
+    x = _checked(np.asarray(flags, dtype=float), ndim=1)
+    if not np.isin(x, (0.0, 1.0)).all():
         raise ValueError("rate_ci takes booleans (or 0/1); got other values")
-    return bootstrap_ci(x.astype(float), np.mean, n_boot=n_boot, confidence=confidence, seed=seed)
+    _check_settings(1, confidence)
+    n, p = len(x), float(x.mean())
+    z = float(norm.ppf((1 + confidence) / 2))
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return Estimate(p, max(0.0, centre - half), min(1.0, centre + half))
 
 
 def iqm(values) -> float:

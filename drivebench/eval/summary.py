@@ -12,7 +12,7 @@ from drivebench.eval.records import EpisodeMetrics, EpisodeRecord
 RATES: dict[str, Callable[[EpisodeMetrics], bool]] = {
     "success_rate": lambda m: m.success,
     "crash_rate": lambda m: m.collision != "none",
-    "offroad_rate": lambda m: m.off_road_time > 0 or m.termination == "off_road",
+    "offroad_rate": lambda m: m.off_road_count > 0 or m.termination == "off_road",
     "lane_departure_rate": lambda m: m.lane_departures > 0,
     "timeout_rate": lambda m: m.termination in ("timeout", "stuck"),
     "invalid_rate": lambda m: m.termination == "invalid_action",

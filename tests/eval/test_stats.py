@@ -49,7 +49,10 @@ def test_bootstrap_ci_degenerate_and_bad_inputs():
 def test_rate_ci():
     est = rate_ci([True] * 7 + [False] * 3)
     assert est.value == pytest.approx(0.7) and 0.0 <= est.low < 0.7 < est.high <= 1.0
-    assert rate_ci(np.ones(20, bool)) == Estimate(1.0, 1.0, 1.0)
+    all_ones = rate_ci(np.ones(50, bool))  # Wilson: 50/50 -> [0.929, 1]
+    assert all_ones.value == 1.0 and all_ones.high == 1.0 and all_ones.low == pytest.approx(0.9287, abs=1e-3)
+    none = rate_ci(np.zeros(50, bool))
+    assert none.value == 0.0 and none.low == 0.0 and none.high == pytest.approx(1 - 0.9287, abs=1e-3)
     assert rate_ci([1, 0, 0, 0]).value == 0.25
     with pytest.raises(ValueError, match="booleans"):
         rate_ci([0.5, 1.0])

@@ -1,0 +1,1 @@
+"""Learning agents: BC, DAgger, GAIL and AIRL behind one interface and one budget (train.py)."""

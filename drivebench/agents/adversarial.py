@@ -1,0 +1,66 @@
+"""GAIL and AIRL (imitation's adversarial trainers): a discriminator learns to tell the expert's transitions
+from the learner's and serves as the reward; an SB3 PPO generator maximizes it.
+
+- The generator uses the same policy network as BC, so `warm_start_bc` starts it from a BC policy trained on
+  the same demos (imitation's maintainers advise it; from scratch the adversarial game rarely finds the goal).
+- Episodes end early (crash, arrival), so the trainers run with allow_variable_horizon=True.
+- Rounds: each round PPO collects n_steps x n_envs transitions and updates ppo_epochs times; then the
+  discriminator takes disc_updates_per_round steps. All of these count as gradient steps.
+- AIRL's discriminator holds a shaped reward net (reward g(s, a) + shaping by a potential h(s)); its reward
+  net is saved with the policy so the reward can train a fresh policy later (inverse RL proper).
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from imitation.algorithms.adversarial.airl import AIRL
+from imitation.algorithms.adversarial.gail import GAIL
+from imitation.rewards.reward_nets import BasicRewardNet, BasicShapedRewardNet
+from imitation.util.networks import RunningNorm
+from stable_baselines3 import PPO
+from stable_baselines3.common.policies import ActorCriticPolicy
+
+from drivebench.agents import bc, common, networks
+from drivebench.agents.base import BudgetUsage, Fitted
+
+
+def reward_net(kind: str, observation_space, action_space):
+    if kind == "gail":
+        return BasicRewardNet(observation_space, action_space, normalize_input_layer=RunningNorm)
+    return BasicShapedRewardNet(observation_space, action_space, normalize_input_layer=RunningNorm)
+
+
+def fit(*, kind: str, demos, make_env, expert, hp: dict, rng: np.random.Generator, seed: int,
+        progress: bool = True):
+    start = time.perf_counter()
+    venv = common.vec_env(make_env, hp["n_envs"], seed)
+    mean, std = networks.observation_stats(np.concatenate([ep.observations for ep in demos]))
+    generator = PPO(ActorCriticPolicy, venv, policy_kwargs=networks.policy_kwargs(hp["net_arch"], hp["activation"],
+                                                                                 mean, std),
+                    n_steps=hp["n_steps"], batch_size=hp["ppo_batch_size"], n_epochs=hp["ppo_epochs"],
+                    learning_rate=hp["ppo_learning_rate"], ent_coef=hp["ent_coef"], gamma=hp["gamma"],
+                    seed=seed, device="cpu", verbose=0)
+    bc_steps = 0
+    if hp["warm_start_bc"]:
+        warm = bc.trainer(venv, demos, hp, rng, policy=generator.policy)
+        warm.train(n_batches=hp["bc_gradient_steps"], progress_bar=progress)
+        bc_steps = hp["bc_gradient_steps"]
+    net = reward_net(kind, venv.observation_space, venv.action_space)
+    algorithm = GAIL if kind == "gail" else AIRL
+    trainer = algorithm(demonstrations=common.trajectories(demos), demo_batch_size=hp["demo_batch_size"],
+                        gen_replay_buffer_capacity=hp["n_steps"] * hp["n_envs"],
+                        n_disc_updates_per_round=hp["disc_updates_per_round"], venv=venv, gen_algo=generator,
+                        reward_net=net, allow_variable_horizon=True, init_tensorboard=False,
+                        custom_logger=common.silent_logger())
+    per_round = hp["n_steps"] * hp["n_envs"]
+    rounds = max(1, math.ceil(hp["env_steps"] / per_round))
+    trainer.train(total_timesteps=rounds * per_round)
+    venv.close()
+    ppo_steps = rounds * hp["ppo_epochs"] * math.ceil(per_round / hp["ppo_batch_size"])
+    usage = BudgetUsage(env_steps=rounds * per_round, expert_queries=0,
+                        gradient_steps=bc_steps + ppo_steps + rounds * hp["disc_updates_per_round"],
+                        demo_transitions=sum(ep.steps for ep in demos), demo_episodes=len(demos),
+                        wall_time=time.perf_counter() - start)
+    return Fitted(generator.policy, usage, net if kind == "airl" else None)

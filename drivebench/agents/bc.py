@@ -1,0 +1,29 @@
+"""Behaviour cloning: supervised learning of the expert's action from the state (imitation's bc.BC)."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from imitation.algorithms import bc
+
+from drivebench.agents import common
+from drivebench.agents.base import BudgetUsage, Fitted
+
+
+def trainer(env, demos, hp: dict, rng: np.random.Generator, policy=None) -> bc.BC:
+    return bc.BC(observation_space=env.observation_space, action_space=env.action_space, rng=rng,
+                 policy=policy or common.new_policy(env, demos, hp), demonstrations=common.transitions(demos),
+                 batch_size=hp["batch_size"], optimizer_kwargs={"lr": hp["learning_rate"]},
+                 ent_weight=hp["ent_weight"], l2_weight=hp["l2_weight"], device="cpu",
+                 custom_logger=common.silent_logger())
+
+
+def fit(*, demos, make_env, expert, hp: dict, rng: np.random.Generator, seed: int, progress: bool = True):
+    """Train on the demos for hp['gradient_steps'] batches; returns (policy, BudgetUsage)."""
+    start = time.perf_counter()
+    env = make_env()
+    learner = trainer(env, demos, hp, rng)
+    learner.train(n_batches=hp["gradient_steps"], progress_bar=progress)
+    return Fitted(learner.policy, BudgetUsage(env_steps=0, expert_queries=0, gradient_steps=hp["gradient_steps"],
+                                              demo_transitions=sum(ep.steps for ep in demos),
+                                              demo_episodes=len(demos), wall_time=time.perf_counter() - start))

@@ -1,0 +1,44 @@
+"""Pieces the algorithms share: demos as imitation trajectories, vectorized envs, a silent logger."""
+from __future__ import annotations
+
+import tempfile
+from typing import Callable
+
+import gymnasium
+import numpy as np
+from imitation.data import rollout, types
+from imitation.data.wrappers import RolloutInfoWrapper
+from imitation.util import logger as imit_logger
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from drivebench.agents import networks
+from drivebench.eval.rollout import Episode
+
+
+def trajectories(demos: list[Episode]) -> list[types.Trajectory]:
+    """Demo episodes as imitation Trajectories (T + 1 observations, T actions); terminal unless truncated."""
+    return [types.Trajectory(obs=ep.observations, acts=ep.actions, infos=None, terminal=ep.termination != "timeout")
+            for ep in demos]
+
+
+def transitions(demos: list[Episode]) -> types.Transitions:
+    return rollout.flatten_trajectories(trajectories(demos))
+
+
+def vec_env(make_env: Callable[[], gymnasium.Env], n_envs: int, seed: int) -> DummyVecEnv:
+    """n envs in this process (the scripted expert reads their state), seeded from `seed`."""
+    venv = DummyVecEnv([lambda: RolloutInfoWrapper(make_env()) for _ in range(n_envs)])
+    venv.seed(seed)
+    return venv
+
+
+def silent_logger() -> imit_logger.HierarchicalLogger:
+    """imitation logs tables to stdout by default; drivebench reports its own summary."""
+    return imit_logger.configure(tempfile.mkdtemp(prefix="drivebench-log-"), format_strs=[])
+
+
+def new_policy(env: gymnasium.Env, demos: list[Episode], hp: dict):
+    """A fresh policy whose input standardization comes from the demos' observations."""
+    mean, std = networks.observation_stats(np.concatenate([ep.observations for ep in demos]))
+    return networks.make_policy(env.observation_space, env.action_space, net_arch=hp["net_arch"],
+                                activation=hp["activation"], mean=mean, std=std, learning_rate=hp["learning_rate"])

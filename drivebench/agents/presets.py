@@ -1,0 +1,34 @@
+"""Presets: hyperparameters as data (presets.toml), looked up by algorithm, preset and scenario family."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import fields
+from functools import lru_cache
+from pathlib import Path
+
+from drivebench.agents.base import TrainBudget
+from drivebench.errors import DrivebenchError
+
+PRESETS_FILE = Path(__file__).with_name("presets.toml")
+FAMILIES = ("curve", "parking")
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict:
+    return tomllib.loads(PRESETS_FILE.read_text())
+
+
+def load_preset(algo: str, preset: str, family: str) -> dict:
+    """The hyperparameters of `algo` under `preset` for a scenario `family` (family overrides applied)."""
+    table = _table()
+    if algo not in table:
+        raise DrivebenchError(f"unknown algorithm {algo!r}; known: {', '.join(table)}")
+    if preset not in table[algo]:
+        raise DrivebenchError(f"{algo} has no preset {preset!r}; known: {', '.join(table[algo])}")
+    base = table[algo][preset]
+    return {**{k: v for k, v in base.items() if k not in FAMILIES}, **base.get(family, {})}
+
+
+def budget(hp: dict) -> TrainBudget:
+    """The TrainBudget a preset allows (kinds it does not name are 0)."""
+    return TrainBudget(**{f.name: int(hp.get(f.name, 0)) for f in fields(TrainBudget)})

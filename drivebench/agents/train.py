@@ -1,0 +1,88 @@
+"""Train an agent on a scenario's recorded demos: `train(algo, scenario, out=...)` -> TrainResult.
+
+Algorithms (aliases): bc, dagger, gail, airl. Each `fit(demos, make_env, expert, hp, rng, seed)` returns a
+`Fitted`; hyperparameters come from presets.toml; the result is saved as a checkpoint (checkpoints.py).
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from drivebench.agents import adversarial, bc, checkpoints, dagger, presets
+from drivebench.agents.base import BudgetUsage
+from drivebench.data import store
+from drivebench.errors import DrivebenchError
+from drivebench.experts.registry import experts_for, get_expert
+from drivebench.paths import expert_data_dir
+from drivebench.scenarios import registry
+from drivebench.scenarios.envs import FAMILIES
+
+FIT = {
+    "bc": bc.fit,
+    "dagger": dagger.fit,
+    "gail": functools.partial(adversarial.fit, kind="gail"),
+    "airl": functools.partial(adversarial.fit, kind="airl"),
+}
+ALGORITHMS = tuple(FIT)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    out: Path
+    """the checkpoint folder"""
+    config: dict
+    """its agent.json"""
+    usage: BudgetUsage
+
+
+def default_demos(scenario: str) -> Path:
+    """The scenario's default demo set: its first expert's (cautious on curves; tidy or reverse for parking)."""
+    entry = registry.get(scenario)
+    return store.demo_dir(expert_data_dir(), entry.name, experts_for(entry.spec)[0].id)
+
+
+def train(algo: str, scenario: str, *, out: str | Path, demos: str | Path | None = None, preset: str = "standard",
+          seed: int = 0, overrides: dict | None = None, progress: bool = True) -> TrainResult:
+    """Train `algo` on `scenario`'s demos with a preset's hyperparameters (and `overrides` of some of them, as
+    sweeps do); save the checkpoint to `out`."""
+    if algo not in FIT:
+        raise DrivebenchError(f"unknown algorithm {algo!r}; known: {', '.join(ALGORITHMS)}")
+    entry = registry.get(scenario)
+    env_class = FAMILIES[entry.family]
+    features = [name for name, _ in env_class.OBSERVATION_FEATURES]
+    hp = presets.load_preset(algo, preset, entry.family)
+    unknown = set(overrides or {}) - set(hp)
+    if unknown:
+        raise DrivebenchError(f"{algo} has no hyperparameter {', '.join(sorted(unknown))}; it has {', '.join(hp)}")
+    hp = {**hp, **(overrides or {})}
+    demo_path = Path(demos) if demos else default_demos(entry.name)
+    demo_set = store.load(demo_path)
+    if demo_set.manifest["observation_features"] != features:
+        raise DrivebenchError(f"{demo_path}: demos of {demo_set.scenario}, whose observations differ from "
+                              f"{entry.name}'s; pass demos recorded on a {entry.family} scenario")
+    episodes = demo_set.successful()[: hp["demos"]]
+    if not episodes:
+        raise DrivebenchError(f"{demo_path}: no successful demo episodes to learn from")
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)  # the same arithmetic on every machine, and parallel runs do not oversubscribe
+    start = time.perf_counter()
+    fitted = FIT[algo](demos=episodes, make_env=lambda: env_class(entry.spec), expert=get_expert(demo_set.expert),
+                       hp=hp, rng=rng, seed=seed, progress=progress)
+    config = {
+        "algo": algo, "scenario": entry.name, "family": entry.family, "scenario_hash": entry.hash,
+        "observation_features": features, "network": {"net_arch": hp["net_arch"], "activation": hp["activation"]},
+        "preset": preset, "hyperparameters": hp, "budget": dataclasses.asdict(presets.budget(hp)),
+        "usage": dataclasses.asdict(fitted.usage), "seed": seed,
+        "demos": {"path": str(demo_path), "expert": demo_set.expert, "episodes": len(episodes),
+                  "data_sha256": demo_set.manifest["files"][store.DATA_FILE]["sha256"]},
+        "versions": store.package_versions(), "train_seconds": round(time.perf_counter() - start, 3),
+    }
+    path = checkpoints.save(out, policy=fitted.policy, config=config, reward_net=fitted.reward_net)
+    return TrainResult(path, checkpoints.read_config(path), fitted.usage)

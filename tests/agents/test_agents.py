@@ -1,0 +1,150 @@
+"""Agents: every algorithm trains with the quick preset on a curve and a parking scenario, reports its budget,
+saves a checkpoint the harness can evaluate; checkpoints round-trip and fail clearly when wrong."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from drivebench.agents import checkpoints, presets
+from drivebench.agents.train import ALGORITHMS, train
+from drivebench.errors import DrivebenchError
+from drivebench.eval.harness import evaluate
+from drivebench.eval.policies import load_policy
+from drivebench.paths import REPO_ROOT
+from drivebench.scenarios import registry
+
+SCENARIOS = ("curve-gentle", "parking-empty")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("agents")
+    return {(algo, sc): train(algo, sc, out=root / algo / sc, preset="quick", seed=0, progress=False)
+            for algo in ALGORITHMS for sc in SCENARIOS}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("algo", ALGORITHMS)
+def test_quick_training_gives_an_agent_the_harness_evaluates(trained, algo, scenario):
+    result = trained[(algo, scenario)]
+    hp = presets.load_preset(algo, "quick", registry.get(scenario).family)
+    usage = result.usage
+    assert usage.demo_episodes == hp["demos"] and usage.demo_transitions > 0 and usage.wall_time > 0
+    assert usage.gradient_steps > 0
+    if algo == "bc":
+        assert usage.env_steps == 0 and usage.expert_queries == 0 and usage.gradient_steps == hp["gradient_steps"]
+    if algo == "dagger":
+        assert usage.expert_queries == usage.env_steps >= hp["env_steps"]
+    if algo in ("gail", "airl"):
+        assert usage.env_steps >= hp["env_steps"] and usage.expert_queries == 0
+    assert (result.out / checkpoints.REWARD).exists() == (algo == "airl")
+    records = evaluate(str(result.out), scenario, seeds=[1_000_000, 1_000_001], workers=1, progress=False)
+    assert [r.seed for r in records] == [1_000_000, 1_000_001]
+    assert all(r.metrics.termination != "invalid_action" for r in records)
+    assert result.config["usage"]["gradient_steps"] == usage.gradient_steps
+
+
+def test_checkpoint_round_trip_gives_the_same_actions(trained):
+    result = trained[("bc", "curve-gentle")]
+    policy, config = checkpoints.load_policy(result.out)
+    again, _ = checkpoints.load_policy(result.out)
+    obs = np.random.default_rng(0).normal(size=(16, len(config["observation_features"]))).astype(np.float32)
+    np.testing.assert_array_equal(policy.predict(obs, deterministic=True)[0], again.predict(obs, deterministic=True)[0])
+    # the demo statistics travel with the weights
+    assert not torch.allclose(policy.features_extractor.std, torch.ones_like(policy.features_extractor.std))
+
+
+def test_training_is_deterministic_for_a_seed(tmp_path):
+    a = train("bc", "curve-gentle", out=tmp_path / "a", preset="quick", seed=3, progress=False)
+    b = train("bc", "curve-gentle", out=tmp_path / "b", preset="quick", seed=3, progress=False)
+    pa, _ = checkpoints.load_policy(a.out)
+    pb, _ = checkpoints.load_policy(b.out)
+    for (name, x), (_, y) in zip(pa.state_dict().items(), pb.state_dict().items()):
+        assert torch.equal(x, y), name
+
+
+def test_edited_or_truncated_weights_fail_clearly(trained, tmp_path):
+    copy = shutil.copytree(trained[("bc", "curve-gentle")].out, tmp_path / "agent")
+    weights = copy / checkpoints.WEIGHTS
+    weights.write_bytes(weights.read_bytes()[:-100])
+    with pytest.raises(DrivebenchError, match="checksum mismatch"):
+        checkpoints.load_policy(copy)
+
+
+def test_weights_of_another_network_fail_clearly(trained, tmp_path):
+    copy = shutil.copytree(trained[("bc", "curve-gentle")].out, tmp_path / "agent")
+    config = json.loads((copy / checkpoints.CONFIG).read_text())
+    config["network"]["net_arch"] = [8]
+    (copy / checkpoints.CONFIG).write_text(json.dumps(config))
+    with pytest.raises(DrivebenchError, match="does not fit the network"):
+        checkpoints.load_policy(copy)
+
+
+def test_not_a_checkpoint_and_other_formats_fail_clearly(tmp_path, trained):
+    with pytest.raises(DrivebenchError, match="not a drivebench agent"):
+        checkpoints.load_policy(tmp_path)
+    copy = shutil.copytree(trained[("bc", "curve-gentle")].out, tmp_path / "agent")
+    config = json.loads((copy / checkpoints.CONFIG).read_text())
+    (copy / checkpoints.CONFIG).write_text(json.dumps({**config, "version": 99}))
+    with pytest.raises(DrivebenchError, match="train the agent again"):
+        checkpoints.load_policy(copy)
+
+
+def test_a_pickle_is_never_unpickled(trained, tmp_path):
+    """A weights file holding an arbitrary object is refused by torch.load(weights_only=True)."""
+    copy = shutil.copytree(trained[("bc", "curve-gentle")].out, tmp_path / "agent")
+    torch.save({"evil": _Evil()}, copy / checkpoints.WEIGHTS)
+    config = json.loads((copy / checkpoints.CONFIG).read_text())
+    config["files"][checkpoints.WEIGHTS] = checkpoints._sha256(copy / checkpoints.WEIGHTS)
+    (copy / checkpoints.CONFIG).write_text(json.dumps(config))
+    with pytest.raises(DrivebenchError, match="does not unpickle"):
+        checkpoints.load_policy(copy)
+
+
+class _Evil:
+    pass
+
+
+def test_an_agent_from_another_scenario_family_is_refused(trained):
+    agent = str(trained[("bc", "curve-gentle")].out)
+    with pytest.raises(DrivebenchError, match="cannot drive parking-empty"):
+        evaluate(agent, "parking-empty", seeds=[1_000_000], workers=1, progress=False)
+    # same family, other geometry: allowed (generalization)
+    assert len(evaluate(agent, "curve-s-bend", seeds=[1_000_000], workers=1, progress=False)) == 1
+
+
+def test_checkpoint_agents_have_a_hash_that_changes_with_the_weights(trained):
+    a = load_policy(str(trained[("bc", "curve-gentle")].out)).agent_hash
+    b = load_policy(str(trained[("dagger", "curve-gentle")].out)).agent_hash
+    assert a != b and len(a) == 64
+
+
+def test_presets_are_data_with_family_overrides(monkeypatch, tmp_path):
+    for algo in ALGORITHMS:
+        for preset in ("quick", "standard"):
+            hp = presets.load_preset(algo, preset, "curve")
+            assert hp["demos"] >= 1 and hp["net_arch"]
+    with pytest.raises(DrivebenchError, match="unknown algorithm"):
+        presets.load_preset("ppo", "quick", "curve")
+    with pytest.raises(DrivebenchError, match="no preset 'fast'"):
+        presets.load_preset("bc", "fast", "curve")
+    table = tmp_path / "presets.toml"
+    table.write_text('[bc.quick]\ndemos = 3\ngradient_steps = 10\n[bc.quick.parking]\ngradient_steps = 20\n')
+    monkeypatch.setattr(presets, "PRESETS_FILE", table)
+    presets._table.cache_clear()
+    try:
+        assert presets.load_preset("bc", "quick", "curve")["gradient_steps"] == 10
+        assert presets.load_preset("bc", "quick", "parking") == {"demos": 3, "gradient_steps": 20}
+        assert presets.budget(presets.load_preset("bc", "quick", "parking")).gradient_steps == 20
+    finally:
+        presets._table.cache_clear()
+
+
+def test_train_rejects_bad_input(tmp_path):
+    with pytest.raises(DrivebenchError, match="unknown algorithm"):
+        train("ppo", "curve-gentle", out=tmp_path / "x", preset="quick")
+    with pytest.raises(DrivebenchError, match="demos of parking-empty"):
+        train("bc", "curve-gentle", out=tmp_path / "x", preset="quick",
+              demos=REPO_ROOT / "expert_data" / "parking-empty" / "tidy")
