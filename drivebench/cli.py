@@ -210,13 +210,20 @@ def cmd_record(args) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- parser
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drivebench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="the main job: validate scenarios, ensure demos, score the baselines")
-    run.add_argument("--episodes", type=int, default=20, help="evaluation seeds per agent, scenario and shift")
-    run.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    run.add_argument("--episodes", type=positive_int, default=20, help="evaluation seeds per agent, scenario and shift")
+    run.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: all cores)")
     run.add_argument("--db", type=Path, default=None, help="results database (default: runs/results.db)")
     run.add_argument("--json", action="store_true", help="print the table as JSON")
     run.set_defaults(func=cmd_run)
@@ -254,8 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--scenario", required=True, help="name or id")
     ev.add_argument("--shift", default=None, help="NAME:LEVEL, e.g. start_offset:2 (default: none)")
     ev.add_argument("--sweep", default=None, help="a shift NAME: evaluate in distribution and at every level")
-    ev.add_argument("--episodes", type=int, default=50, help="evaluation seeds (the same for every agent)")
-    ev.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    ev.add_argument("--episodes", type=positive_int, default=50, help="evaluation seeds (the same for every agent)")
+    ev.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: all cores)")
     ev.add_argument("--db", type=Path, default=None, help="results database (default: runs/results.db)")
     ev.add_argument("--json", action="store_true", help="one JSON object (a list of them with --sweep)")
     ev.set_defaults(func=cmd_evaluate)
@@ -263,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec = sub.add_parser("record", help="record expert demos into expert_data/<scenario>/<style>/")
     rec.add_argument("--scenario", required=True)
     rec.add_argument("--expert", required=True, help="e.g. expert:tidy or tidy")
-    rec.add_argument("--episodes", type=int, default=None, help="default: 20")
+    rec.add_argument("--episodes", type=positive_int, default=None, help="default: 20")
     rec.add_argument("--seed", type=int, default=0, help="first demo seed; episodes use seed, seed+1, ...")
     rec.add_argument("--out", type=Path, default=None, help="root folder (default: the repository's expert_data/)")
     rec.set_defaults(func=cmd_record)

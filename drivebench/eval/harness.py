@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from tqdm import tqdm
 
+from drivebench.errors import DrivebenchError
 from drivebench.eval.metrics import episode_metrics
 from drivebench.eval.policies import LoadedPolicy, load_policy
 from drivebench.eval.records import EpisodeRecord, Trajectory
@@ -64,20 +65,20 @@ def evaluate_many(requests: Sequence[Request], *, seeds: Sequence[int], workers:
         key = (agent_hash, spec_hash(spec), request.shift.name, request.shift.level)
         todo = seeds if db is None else db.missing_seeds(*key, seeds)
         plans.append((request, spec, key, todo))
-    new = _run([(r.agent, spec, r.shift, todo) for r, spec, _, todo in plans], workers, db, progress)
+    new = _run([(r.agent, key[0], spec, r.shift, todo) for r, spec, key, todo in plans], workers, db, progress)
     if db is None:
         return {r: [new[(key, seed)] for seed in seeds] for r, _, key, _ in plans}
     return {r: db.get_records(*key, seeds) for r, _, key, _ in plans}
 
 
-def _run(jobs: list[tuple[str, object, Shift, list[int]]], workers: int | None, db: ResultsDB | None,
+def _run(jobs: list[tuple[str, str, object, Shift, list[int]]], workers: int | None, db: ResultsDB | None,
          progress: bool) -> dict[tuple, EpisodeRecord]:
-    """Run every (agent, spec, shift, seeds) job in chunks; returns the records by (identity key, seed)."""
+    """Run every (agent, agent hash, spec, shift, seeds) job in chunks; returns records by (identity, seed)."""
     total = sum(len(seeds) for *_, seeds in jobs)
     workers = max(1, min(workers or os.cpu_count() or 1, total))
     size = max(1, math.ceil(total / (workers * CHUNKS_PER_WORKER)))
-    tasks = [(agent, spec.model_dump(mode="json"), shift.name, shift.level, seeds[i:i + size])
-             for agent, spec, shift, seeds in jobs for i in range(0, len(seeds), size)]
+    tasks = [(agent, spec.model_dump(mode="json"), shift.name, shift.level, seeds[i:i + size], agent_hash)
+             for agent, agent_hash, spec, shift, seeds in jobs for i in range(0, len(seeds), size)]
     done: dict[tuple, EpisodeRecord] = {}
     with tqdm(total=total, desc="evaluate", unit="ep", disable=not progress or not total, leave=False,
               file=sys.stderr) as bar:
@@ -102,10 +103,17 @@ def _run(jobs: list[tuple[str, object, Shift, list[int]]], workers: int | None, 
 _POLICIES: dict[str, LoadedPolicy] = {}
 
 
-def run_chunk(agent: str, spec_data: dict, shift_name: str, level: int, seeds: list[int]) -> list[EpisodeRecord]:
-    """Run episodes in this process (a worker's unit of work): plain data in, records out."""
+def run_chunk(agent: str, spec_data: dict, shift_name: str, level: int, seeds: list[int],
+              agent_hash: str | None = None) -> list[EpisodeRecord]:
+    """Run episodes in this process (a worker's unit of work): plain data in, records out. `agent_hash`, if
+    given, is the hash the caller resolved the agent to: a cached policy of another hash (the agent changed
+    since) is reloaded, and if it still differs the chunk fails rather than mislabel its records."""
     _single_threaded_torch()
-    policy = _POLICIES.get(agent) or _POLICIES.setdefault(agent, load_policy(agent))
+    policy = _POLICIES.get(agent)
+    if policy is None or (agent_hash is not None and policy.agent_hash != agent_hash):
+        policy = _POLICIES[agent] = load_policy(agent)
+    if agent_hash is not None and policy.agent_hash != agent_hash:
+        raise DrivebenchError(f"{agent} changed while it was being evaluated; evaluate it again")
     spec, shift = parse_spec(spec_data), Shift(shift_name, level)
     env = make_env(spec, shift)
     records = []

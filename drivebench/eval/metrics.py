@@ -12,6 +12,17 @@ from drivebench.scenarios.envs import CAR_LENGTH, CAR_WIDTH, Collision
 from drivebench.scenarios.spec import CurveScenario, ParkingScenario
 
 
+def time_in(flags: np.ndarray, dt: float) -> float:
+    """Time [s] a per-observation flag was on: each of the T decision periods counts by the state it ended in
+    (the first observation, before any decision, lasts no time)."""
+    return float(np.asarray(flags[1:], bool).sum()) * dt
+
+
+def share_of(flags: np.ndarray) -> float:
+    """Share of the T decision periods a per-observation flag was on (0 for an episode of no steps)."""
+    return float(np.asarray(flags[1:], bool).mean()) if len(flags) > 1 else 0.0
+
+
 def episode_metrics(episode: Episode, spec: CurveScenario | ParkingScenario) -> EpisodeMetrics:
     """Everything the harness reports about one episode, including its driving score."""
     dt = 1.0 / spec.policy_frequency
@@ -30,15 +41,15 @@ def episode_metrics(episode: Episode, spec: CurveScenario | ParkingScenario) -> 
         wrong_way = events.wrong_way(sig["heading_error"], dt)
         speeding = events.speeding(speed, spec.road.speed_limit)
     else:
-        occupied = float(sig["occupied_bay"].sum()) * dt
-        other = float(sig["other_bay"].sum()) * dt
+        occupied = time_in(sig["occupied_bay"] > 0, dt)
+        other = time_in(sig["other_bay"] > 0, dt)
 
     termination = episode.termination
     invalid = termination == Outcome.INVALID_ACTION.value
     route_completion = float(sig["progress"][-1])
     factor = score.penalty(collision=collision, termination=termination, lane_departures=lane_departures,
                            wrong_way=bool(wrong_way.any()), occupied_bay=occupied > 0,
-                           off_road_share=float(off_road.mean()), speeding_share=float(speeding.mean()))
+                           off_road_share=share_of(off_road), speeding_share=share_of(speeding))
     return EpisodeMetrics(
         success=episode.success,
         termination=termination,
@@ -47,12 +58,12 @@ def episode_metrics(episode: Episode, spec: CurveScenario | ParkingScenario) -> 
         duration=steps * dt,
         time_to_goal=steps * dt if episode.success else math.nan,
         collision=collision,
-        off_road_time=float(off_road.sum()) * dt,
+        off_road_time=time_in(off_road, dt),
         off_road_count=events.entries(off_road),
         lane_departures=lane_departures,
-        wrong_way_time=float(wrong_way.sum()) * dt,
-        reversing_time=float(events.reversing(speed).sum()) * dt,
-        speeding_time=float(speeding.sum()) * dt,
+        wrong_way_time=time_in(wrong_way, dt),
+        reversing_time=time_in(events.reversing(speed), dt),
+        speeding_time=time_in(speeding, dt),
         occupied_bay_time=occupied,
         other_bay_time=other,
         mean_speed=float(np.abs(speed).mean()),

@@ -7,7 +7,7 @@ from enum import Enum
 
 import numpy as np
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of EpisodeMetrics / EpisodeRecord as stored; bump when a field or a metric's meaning changes."""
 
 

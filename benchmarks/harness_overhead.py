@@ -1,0 +1,141 @@
+"""Evaluation harness overhead, in two parts.
+
+(a) Harness vs bare loop: `drivebench.eval.harness.run_chunk(agent, spec_data, 'none', 0, seeds)` (rollout with
+    per-step recording, stuck watch, metrics, records) against a bare gymnasium loop over the same seeds with the
+    same scripted expert and env: `env = shifts.make_env(spec); env.reset(seed=s); while not done:
+    env.step(expert.act(env))`. Both include building the env; both are warmed up once (imports, policy cache);
+    each is timed `--repeats` times, alternating, and the fastest is kept. Both must take the same steps.
+    Target: harness / bare <= 1.05.
+(b) Worker scaling: `evaluate(agent, scenario, seeds=eval_seeds(N), workers=w)` without a results database, with 1
+    worker, then 2 (the first pool also starts the forkserver, which imports drivebench and torch), then 2 again
+    (server already running). Target on 2 idle cores: speedup >= 1.8.
+
+Timings are wall-clock; other load on the machine distorts them, so the load average is printed too.
+
+    python benchmarks/harness_overhead.py [--quick] [--repeats 3] [--episodes 100] [--json]
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # before pygame is imported (by highway-env)
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+import argparse
+import json
+import platform
+import time
+from importlib.metadata import PackageNotFoundError, version
+
+import drivebench  # noqa: F401  registers the scenarios
+from drivebench.eval import shifts
+from drivebench.eval.harness import evaluate, run_chunk
+from drivebench.experts.registry import experts_for
+from drivebench.scenarios import registry
+from drivebench.seeds import eval_seeds
+
+OVERHEAD_SEEDS = {"curve-gentle": 60, "curve-traffic": 10, "parking-empty": 24}  # a few seconds of work each
+QUICK_SEEDS = {"curve-gentle": 10, "curve-traffic": 2, "parking-empty": 4}
+SCALING_SCENARIO = "parking-empty"
+
+
+def bare_loop(spec, expert, seeds: list[int]) -> tuple[float, int]:
+    start = time.perf_counter()
+    env, steps = shifts.make_env(spec), 0
+    for seed in seeds:
+        env.reset(seed=seed)
+        done = False
+        while not done:
+            _, _, terminated, truncated, _ = env.step(expert.act(env))
+            done, steps = terminated or truncated, steps + 1
+    env.close()
+    return time.perf_counter() - start, steps
+
+
+def harness_chunk(agent: str, spec_data: dict, seeds: list[int]) -> tuple[float, int]:
+    start = time.perf_counter()
+    records = run_chunk(agent, spec_data, "none", 0, seeds)
+    return time.perf_counter() - start, sum(r.metrics.steps for r in records)
+
+
+def overhead(name: str, n: int, repeats: int) -> dict:
+    spec = registry.get(name).spec
+    expert, spec_data, seeds = experts_for(spec)[0], spec.model_dump(mode="json"), eval_seeds(n)
+    bare_loop(spec, expert, seeds[:1]), harness_chunk(expert.id, spec_data, seeds[:1])  # warm-up
+    bare, harness = [], []
+    for rep in range(repeats):
+        pair = [lambda: bare.append(bare_loop(spec, expert, seeds)),
+                lambda: harness.append(harness_chunk(expert.id, spec_data, seeds))]
+        for run in pair[::-1] if rep % 2 else pair:
+            run()
+    (t_bare, steps), (t_harness, steps_harness) = min(bare), min(harness)
+    if steps != steps_harness:
+        raise RuntimeError(f"{name}: the bare loop took {steps} steps, the harness {steps_harness}")
+    return {"scenario": name, "agent": expert.id, "episodes": n, "steps": steps, "bare_s": t_bare,
+            "harness_s": t_harness, "ratio": t_harness / t_bare, "bare_steps_per_s": steps / t_bare}
+
+
+def scaling(name: str, n: int) -> list[dict]:
+    agent, seeds, rows = experts_for(registry.get(name).spec)[0].id, eval_seeds(n), []
+    for workers, note in ((1, ""), (2, "cold: starts the forkserver"), (2, "warm")):
+        start = time.perf_counter()
+        records = evaluate(agent, name, seeds=seeds, workers=workers, progress=False)
+        seconds = time.perf_counter() - start
+        assert [r.seed for r in records] == seeds
+        rows.append({"scenario": name, "agent": agent, "episodes": n, "workers": workers, "note": note,
+                     "wall_s": seconds, "speedup": rows[0]["wall_s"] / seconds if rows else 1.0})
+    return rows
+
+
+def machine() -> dict:
+    versions = {}
+    for pkg in ("drivebench", "highway-env", "gymnasium", "numpy", "torch"):
+        try:
+            versions[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return {"cpus": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else None, "platform": platform.platform(), "python": platform.python_version(), **versions}
+
+
+def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
+    cells = [[format(r[key], fmt) for _, key, fmt in columns] for r in rows]
+    header = [title for title, _, _ in columns]
+    widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(columns))]
+    line = lambda row: "  ".join(c.rjust(w) for c, w in zip(row, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, cells)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="few episodes, one repeat (a smoke test)")
+    parser.add_argument("--repeats", type=int, default=3, help="timings per (scenario, loop) in (a); fastest kept")
+    parser.add_argument("--episodes", type=int, default=100, help=f"{SCALING_SCENARIO} episodes in (b)")
+    parser.add_argument("--json", action="store_true", help="print the machine and rows as JSON")
+    args = parser.parse_args()
+    seeds, repeats = (QUICK_SEEDS, 1) if args.quick else (OVERHEAD_SEEDS, args.repeats)
+    episodes = 16 if args.quick else args.episodes
+
+    load_before = os.getloadavg()
+    start = time.perf_counter()
+    over = [overhead(name, n, repeats) for name, n in seeds.items()]
+    scale = scaling(SCALING_SCENARIO, episodes)
+    info = {**machine(), "load_avg_before": load_before, "load_avg_after": os.getloadavg(),
+            "total_s": time.perf_counter() - start}
+    if args.json:
+        print(json.dumps({"machine": info, "overhead": over, "scaling": scale}, indent=2))
+        return
+    print("(a) harness run_chunk vs bare gymnasium loop (same expert, env, seeds; fastest of "
+          f"{repeats}; target ratio <= 1.05)")
+    print(table(over, [("scenario", "scenario", "s"), ("agent", "agent", "s"), ("episodes", "episodes", "d"),
+                       ("steps", "steps", "d"), ("bare s", "bare_s", ".3f"), ("harness s", "harness_s", ".3f"),
+                       ("ratio", "ratio", ".3f"), ("bare steps/s", "bare_steps_per_s", ".0f")]))
+    print(f"\n(b) evaluate() wall time over worker counts, no database (target speedup >= 1.8 on 2 cores)")
+    print(table(scale, [("scenario", "scenario", "s"), ("episodes", "episodes", "d"), ("workers", "workers", "d"),
+                        ("wall s", "wall_s", ".2f"), ("speedup", "speedup", ".2f"), ("", "note", "s")]))
+    print("\nmachine: " + ", ".join(f"{k}={v if not isinstance(v, tuple) else '/'.join(f'{x:.2f}' for x in v)}"
+                                    for k, v in info.items() if k != "total_s") + f"; total {info['total_s']:.0f} s")
+
+
+if __name__ == "__main__":  # needed: the forkserver workers import this file as __mp_main__
+    main()

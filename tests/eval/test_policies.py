@@ -1,0 +1,201 @@
+"""drivebench.eval.policies: agent ids -> policies; misbehaving policies end their episode as invalid_action and
+the harness records them and goes on."""
+from __future__ import annotations
+
+import re
+import sys
+import textwrap
+import uuid
+
+import numpy as np
+import pytest
+
+from drivebench.errors import DrivebenchError, UnknownIdError
+from drivebench.eval import harness
+from drivebench.eval.harness import evaluate
+from drivebench.eval.policies import LoadedPolicy, RandomPolicy, load_policy
+from drivebench.eval.rollout import run_episode
+from drivebench.eval.shifts import make_env
+from drivebench.experts.registry import get_expert
+from drivebench.scenarios import registry
+
+POLICY_MODULE = '''
+import numpy as np
+
+def straight(obs):
+    return np.array([0.0, 0.0], dtype=np.float32)
+
+class Predictor:
+    def __init__(self):
+        self.calls = []
+
+    def predict(self, obs, deterministic=False):
+        self.calls.append(deterministic)
+        return np.array([0.2, -0.1], dtype=np.float32), None
+
+predictor = Predictor()
+
+def fails_when_fast(obs):
+    """Raise when the car goes faster than 10 m/s (obs[2] is the speed on curves); it never accelerates, so
+    whether it raises is decided by the start speed, drawn from the seed."""
+    if obs[2] > 10.0:
+        raise RuntimeError("too fast for me")
+    return np.array([0.0, 0.0], dtype=np.float32)
+
+not_a_policy = 42
+'''
+
+
+@pytest.fixture
+def policy_module(tmp_path, monkeypatch):
+    """The name of a fresh importable module holding POLICY_MODULE (unique, so no import cache interferes)."""
+    name = f"drivebench_test_policies_{uuid.uuid4().hex[:10]}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(POLICY_MODULE))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    sys.modules.pop(name, None)
+    for agent in [a for a in harness._POLICIES if a.startswith(name)]:
+        del harness._POLICIES[agent]
+
+
+@pytest.fixture
+def gentle_env():
+    return make_env(registry.get("curve-gentle").spec)
+
+
+def test_expert_ids():
+    for agent in ("expert:cautious", "expert:tidy"):
+        policy = load_policy(agent)
+        assert policy.agent == agent and re.fullmatch("[0-9a-f]{64}", policy.agent_hash)
+    assert load_policy("expert:cautious").agent_hash == load_policy("expert:cautious").agent_hash
+    assert load_policy("expert:cautious").agent_hash != load_policy("expert:sporty").agent_hash
+
+
+def test_expert_policy_acts_like_the_expert(gentle_env):
+    gentle_env.reset(seed=3)
+    policy = load_policy("expert:cautious")
+    np.testing.assert_array_equal(policy.act(gentle_env, None), get_expert("expert:cautious").act(gentle_env))
+
+
+def test_random_is_deterministic_per_episode_seed(gentle_env):
+    policy = load_policy("random")
+    assert policy.agent_hash == load_policy("random").agent_hash
+
+    def actions(seed):
+        policy.reset(seed)
+        return np.array([policy.act(gentle_env, None) for _ in range(20)])
+
+    a, b, c = actions(5), actions(6), actions(5)
+    np.testing.assert_array_equal(a, c)
+    assert not np.allclose(a, b)
+    assert a.shape == (20, 2) and a.dtype == np.float32 and np.abs(a).max() <= 1.0
+    assert np.abs(a).max() > 0.5  # spread over the box, not stuck near 0
+
+
+def test_random_episodes_repeat_for_a_seed(gentle_env):
+    policy = RandomPolicy()
+    episodes = []
+    for _ in range(2):
+        policy.reset(9)
+        episodes.append(run_episode(gentle_env, policy.act, 9))
+    np.testing.assert_array_equal(episodes[0].actions, episodes[1].actions)
+    np.testing.assert_array_equal(episodes[0].poses, episodes[1].poses)
+
+
+def test_module_callable(policy_module, gentle_env):
+    policy = load_policy(f"{policy_module}:straight")
+    obs, _ = gentle_env.reset(seed=0)
+    np.testing.assert_array_equal(policy.act(gentle_env, obs), [0.0, 0.0])
+    assert policy.agent == f"{policy_module}:straight"
+    assert policy.agent_hash != load_policy(f"{policy_module}:fails_when_fast").agent_hash
+
+
+def test_module_object_with_predict_is_called_deterministically(policy_module, gentle_env):
+    policy = load_policy(f"{policy_module}:predictor")
+    obs, _ = gentle_env.reset(seed=0)
+    np.testing.assert_array_equal(policy.act(gentle_env, obs), np.array([0.2, -0.1], np.float32))
+    assert sys.modules[policy_module].predictor.calls == [True]
+
+
+@pytest.mark.parametrize("agent", ["nobody", "expert:nobody", ":straight", "somemodule:", "expert"])
+def test_unknown_ids(agent):
+    with pytest.raises(UnknownIdError, match="unknown (agent|expert)"):
+        load_policy(agent)
+
+
+def test_a_module_that_does_not_exist():
+    with pytest.raises(DrivebenchError, match="cannot load policy 'drivebench_no_such_module:act'"):
+        load_policy("drivebench_no_such_module:act")
+
+
+def test_a_missing_attribute_or_a_non_policy(policy_module):
+    with pytest.raises(DrivebenchError, match="cannot load policy"):
+        load_policy(f"{policy_module}:no_such_name")
+    with pytest.raises(DrivebenchError, match="not a policy"):
+        load_policy(f"{policy_module}:not_a_policy")
+
+
+# ---------------------------------------------------------------------------------------------- invalid actions
+class After:
+    """Acts [0, 0] for `n` decisions, then misbehaves as told."""
+
+    def __init__(self, n, bad):
+        self.n, self.bad, self.calls = n, bad, 0
+
+    def __call__(self, env, obs):
+        self.calls += 1
+        if self.calls <= self.n:
+            return np.zeros(2, np.float32)
+        return self.bad()
+
+
+def _raise():
+    raise ValueError("boom")
+
+
+@pytest.mark.parametrize("bad, reason", [
+    (_raise, "the policy raised ValueError: boom"),
+    (lambda: np.array([0.1, np.nan]), "not finite"),
+    (lambda: np.array([np.inf, 0.0]), "not finite"),
+    (lambda: np.zeros(3), "shape (3,)"),
+    (lambda: np.zeros((1, 2)), "shape (1, 2)"),
+    (lambda: None, "shape ()"),
+    (lambda: "left", "the policy raised ValueError"),
+])
+@pytest.mark.parametrize("after", [0, 3])
+def test_misbehaving_policy_ends_the_episode_as_invalid(gentle_env, bad, reason, after):
+    episode = run_episode(gentle_env, After(after, bad), seed=1)
+    assert episode.termination == "invalid_action" and not episode.success
+    assert reason in episode.invalid_reason
+    assert episode.steps == after  # the bad action was never applied
+    assert len(episode.poses) == after + 1 and len(episode.signals["progress"]) == after + 1
+
+
+def test_valid_policy_has_no_invalid_reason(gentle_env):
+    episode = run_episode(gentle_env, After(1000, None), seed=1)
+    assert episode.termination != "invalid_action" and episode.invalid_reason == ""
+
+
+def test_harness_records_invalid_episodes_and_goes_on(policy_module):
+    """The policy raises on the seeds whose car starts faster than 10 m/s (speed drawn from the seed in [8, 12])."""
+    spec = registry.get("curve-gentle").spec
+    seeds = list(range(1_000_000, 1_000_008))
+    env = make_env(spec)
+    starts_fast = {seed for seed in seeds if env.reset(seed=seed)[1]["speed"] > 10.0}
+    assert 0 < len(starts_fast) < len(seeds)  # both kinds among these seeds
+    agent = f"{policy_module}:fails_when_fast"
+    records = evaluate(agent, "curve-gentle", seeds=seeds, workers=1, progress=False)
+    assert [r.seed for r in records] == seeds
+    for r in records:
+        if r.seed in starts_fast:
+            assert r.metrics.termination == "invalid_action" and r.metrics.driving_score == 0.0
+            assert r.metrics.steps == 0
+            assert r.invalid_reason == "the policy raised RuntimeError: too fast for me"
+        else:
+            assert r.metrics.termination != "invalid_action" and r.invalid_reason == ""
+            assert r.metrics.steps > 0 and r.metrics.route_completion > 0
+
+
+def test_loaded_policy_defaults():
+    policy = LoadedPolicy("x", "h", lambda env, obs: np.zeros(2))
+    assert policy.reset(123) is None
