@@ -12,7 +12,7 @@
 
 Timings are wall-clock; other load on the machine distorts them, so the load average is printed too.
 
-    python benchmarks/harness_overhead.py [--quick] [--repeats 3] [--episodes 100] [--json]
+    python benchmarks/harness_overhead.py [--quick] [--repeats 3] [--episodes 200] [--json]
 """
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="few episodes, one repeat (a smoke test)")
     parser.add_argument("--repeats", type=int, default=3, help="timings per (scenario, loop) in (a); fastest kept")
-    parser.add_argument("--episodes", type=int, default=100, help=f"{SCALING_SCENARIO} episodes in (b)")
+    parser.add_argument("--episodes", type=int, default=200, help=f"{SCALING_SCENARIO} episodes in (b)")
     parser.add_argument("--json", action="store_true", help="print the machine and rows as JSON")
     args = parser.parse_args()
     seeds, repeats = (QUICK_SEEDS, 1) if args.quick else (OVERHEAD_SEEDS, args.repeats)

@@ -33,7 +33,7 @@ from drivebench.scenarios.spec import parse_spec, spec_hash
 if TYPE_CHECKING:
     from drivebench.results.db import ResultsDB
 
-CHUNKS_PER_WORKER = 4  # finer chunks balance the load and lose less when a run is killed
+CHUNKS_PER_WORKER = 8  # finer chunks balance the load and lose less when a run is killed
 
 
 @dataclass(frozen=True)
