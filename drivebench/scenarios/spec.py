@@ -86,16 +86,21 @@ class CurveStart(_Spec):
         raise ValueError(f"use a lane index 0, 1, ... or 'any', got {value!r}")
 
 
-class CurveScenario(_Spec):
-    """A road built from straight and arc segments; success is reaching its end on the road, uncrashed."""
+class _Scenario(_Spec):
+    """Fields every scenario family has."""
 
-    family: Literal["curve"]
     name: str = Field(description="the file name without .toml; set by the loader")
     description: str = ""
     version: int = Field(default=0, ge=0, description="bump when dynamics, reward or termination change")
     horizon: int = Field(default=300, ge=10, le=5000, description="episode length limit [steps]")
     policy_frequency: int = Field(default=5, ge=1, le=30, description="decisions per second [Hz]")
     simulation_frequency: int = Field(default=15, ge=1, le=60, description="physics steps per second [Hz]")
+
+
+class CurveScenario(_Scenario):
+    """A road built from straight and arc segments; success is reaching its end on the road, uncrashed."""
+
+    family: Literal["curve"]
     road: CurveRoad
     traffic: Traffic = Traffic()
     start: CurveStart = CurveStart()
@@ -142,16 +147,11 @@ class ParkingStart(_Spec):
     speed: Range = Field(default=(0.0, 2.0), description="[m/s]")
 
 
-class ParkingScenario(_Spec):
+class ParkingScenario(_Scenario):
     """A lot with one aisle and rows of bays; success is stopping inside the goal bay, facing the right way."""
 
     family: Literal["parking"]
-    name: str = Field(description="the file name without .toml; set by the loader")
-    description: str = ""
-    version: int = Field(default=0, ge=0, description="bump when dynamics, reward or termination change")
     horizon: int = Field(default=250, ge=10, le=5000, description="episode length limit [steps]")
-    policy_frequency: int = Field(default=5, ge=1, le=30, description="decisions per second [Hz]")
-    simulation_frequency: int = Field(default=15, ge=1, le=60, description="physics steps per second [Hz]")
     lot: LotLayout
     occupancy: Occupancy = Occupancy()
     goal: Goal

@@ -173,7 +173,7 @@ def stored(path) -> dict[int, tuple]:
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_resume_after_a_kill_runs_only_what_is_missing(tmp_path, count_chunks):
-    """A run of 20 seeds (chunks of 5, each written when done) is killed once some chunks are stored; running it
+    """A run of 20 seeds (in chunks, each written when done) is killed once some chunks are stored; running it
     again completes it without duplicates and without rerunning the stored episodes."""
     n, path = 20, tmp_path / "results.db"
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", "PYGAME_HIDE_SUPPORT_PROMPT": "1"}
@@ -195,7 +195,8 @@ def test_resume_after_a_kill_runs_only_what_is_missing(tmp_path, count_chunks):
     assert child.returncode == -signal.SIGKILL, f"the run ended before it was killed:\n{err}"
     before = stored(path)  # rows added between the last poll and the kill count too
     assert 0 < len(before) < n, f"{len(before)} rows when killed"
-    assert len(before) % 5 == 0  # whole chunks only
+    chunk = math.ceil(n / harness.CHUNKS_PER_WORKER)  # one worker
+    assert len(before) % chunk == 0  # whole chunks only
 
     seeds = list(range(1_000_000, 1_000_000 + n))
     with ResultsDB(path) as db:
