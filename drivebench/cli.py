@@ -7,9 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-import gymnasium
 import pandas as pd
-from tqdm import tqdm
 
 from drivebench.errors import DrivebenchError, ScenarioError
 
@@ -142,6 +140,7 @@ def cmd_scenarios_show(args) -> int:
     from drivebench.scenarios import registry
     from drivebench.scenarios.envs import FAMILIES
     from drivebench.scenarios.roads import build_centreline, build_lot
+    from drivebench.scenarios.spec import field_docs
 
     entry = registry.get(args.name)
     spec = entry.spec
@@ -160,6 +159,9 @@ def cmd_scenarios_show(args) -> int:
     print("\nobservation:")
     for name, doc in FAMILIES[spec.family].OBSERVATION_FEATURES:
         print(f"  {name:18s} {doc}")
+    print("\nscenario file fields:")
+    for field, doc in field_docs(type(spec)):
+        print(f"  {field:30s} {doc}")
     return 0
 
 

@@ -2,7 +2,6 @@
 import json
 import shutil
 
-import pytest
 
 from drivebench.cli import main
 from drivebench.paths import expert_data_dir

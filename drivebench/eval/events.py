@@ -21,6 +21,7 @@ WRONG_WAY_ANGLE = np.pi / 2  # heading error beyond which the car drives against
 WRONG_WAY_TIME = 1.0  # [s] it must last
 REVERSING_SPEED = 0.1  # [m/s] below minus this, the car moves backwards
 SPEEDING_MARGIN = 1.05  # speeding is going faster than this times the limit
+OFF_ROAD_RECOVERY = 2.0  # [s] a car put off the road (by a shift) has to get back on before it counts as off-road
 STUCK_TIME = 10.0  # [s] without new progress
 STUCK_PROGRESS = 0.01  # the smallest gain in route completion that counts as progress
 

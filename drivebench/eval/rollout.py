@@ -97,15 +97,3 @@ def _checked(policy: Policy, env: gymnasium.Env, obs: np.ndarray) -> tuple[np.nd
 def expert_policy(expert) -> Policy:
     return lambda env, obs: expert.act(env)
 
-
-def summarize(episodes: list[Episode]) -> dict:
-    """Share of episodes [%] that succeeded, crashed, went off-road at any step, timed out; mean length."""
-    n = len(episodes)
-    return {
-        "episodes": n,
-        "success_%": 100.0 * sum(e.success for e in episodes) / n,
-        "crash_%": 100.0 * sum(e.termination == "crashed" for e in episodes) / n,
-        "off_road_%": 100.0 * sum(bool(e.off_road.any()) for e in episodes) / n,
-        "timeout_%": 100.0 * sum(e.termination == "timeout" for e in episodes) / n,
-        "mean_steps": float(np.mean([e.steps for e in episodes])),
-    }

@@ -6,18 +6,20 @@ from typing import Callable
 
 import numpy as np
 
-from drivebench.eval import stats
+from drivebench.eval import events, stats
 from drivebench.eval.records import EpisodeMetrics, EpisodeRecord
 
 RATES: dict[str, Callable[[EpisodeMetrics], bool]] = {
     "success_rate": lambda m: m.success,
     "crash_rate": lambda m: m.collision != "none",
-    "offroad_rate": lambda m: m.off_road_count > 0 or m.termination == "off_road",
+    "offroad_rate": lambda m: (m.off_road_count > 0 or m.termination == "off_road"
+                               or m.off_road_time > events.OFF_ROAD_RECOVERY),
     "lane_departure_rate": lambda m: m.lane_departures > 0,
     "timeout_rate": lambda m: m.termination in ("timeout", "stuck"),
     "invalid_rate": lambda m: m.termination == "invalid_action",
 }
-"""Share of episodes [0, 1] in which each happened."""
+"""Share of episodes [0, 1] in which each happened. Off-road: the car left the road, ended off it, or, put off
+it by a shift, stayed off longer than events.OFF_ROAD_RECOVERY."""
 
 MEANS = ("driving_score", "route_completion", "mean_speed", "comfort_violations")
 """Per-episode metrics averaged over episodes."""

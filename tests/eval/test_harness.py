@@ -83,10 +83,16 @@ def test_records_come_in_the_order_of_the_seeds():
     assert len({r.trajectory.poses[0, 0] for r in records}) == len(SEEDS)  # one distinct start per seed
 
 
-def test_records_do_not_depend_on_the_worker_count():
-    """curve-traffic (IDM vehicles, a stateful scene). With CHUNKS_PER_WORKER = 4, 1 worker runs chunks of 2 seeds
-    in one env; 2 workers run chunks of 1 seed in other processes. The records must be identical."""
-    one = evaluate("expert:cautious", "curve-traffic", seeds=SEEDS, workers=1, progress=False)
+def test_records_do_not_depend_on_the_worker_count(monkeypatch):
+    """curve-traffic (IDM vehicles, a stateful scene): 1 worker runs all 6 seeds as one chunk in one env (one chunk
+    per worker), 2 workers run chunks of 1 seed in other processes. The records must be identical."""
+    chunks, real = [], harness.run_chunk
+    with monkeypatch.context() as patch:
+        patch.setattr(harness, "CHUNKS_PER_WORKER", 1)
+        patch.setattr(harness, "run_chunk", lambda *args: chunks.append(list(args[4])) or real(*args))
+        one = evaluate("expert:cautious", "curve-traffic", seeds=SEEDS, workers=1, progress=False)
+    assert chunks == [SEEDS]  # one env ran the six episodes in turn
+    assert harness.CHUNKS_PER_WORKER >= 3  # 2 workers: chunks of ceil(6 / (2 x CHUNKS_PER_WORKER)) = 1 seed
     two = evaluate("expert:cautious", "curve-traffic", seeds=SEEDS, workers=2, progress=False)
     assert [r.seed for r in two] == SEEDS
     for a, b in zip(one, two):

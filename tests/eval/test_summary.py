@@ -6,8 +6,12 @@ import math
 import numpy as np
 import pytest
 
+from drivebench.eval.metrics import episode_metrics
 from drivebench.eval.records import EpisodeMetrics, EpisodeRecord, Trajectory
+from drivebench.eval.rollout import run_episode
 from drivebench.eval.summary import MEANS, RATES, iqm_driving_score, summarize
+from drivebench.scenarios.envs import CurveEnv
+from drivebench.scenarios.spec import parse_spec
 
 BASE = dict(success=True, termination="arrived", route_completion=1.0, steps=50, duration=10.0, time_to_goal=10.0,
             collision="none", off_road_time=0.0, off_road_count=0, lane_departures=0, wrong_way_time=0.0,
@@ -85,6 +89,22 @@ def test_offroad_rate_counts_leaving_the_road_not_starting_off_it():
     assert summarize([started_off])["offroad_rate"]["mean"] == 0.0
     assert summarize([left])["offroad_rate"]["mean"] == 1.0
     assert summarize([ended_off])["offroad_rate"]["mean"] == 1.0
+
+
+def test_an_episode_driven_entirely_off_the_road_counts_as_off_road():
+    """Start 1.9 m right of centre on one 4 m lane and drive straight: the centre stays on the road (it arrives),
+    the body sticks out 0.9 m past the edge (> 0.3 m tolerance) at every step, and the score is 0."""
+    spec = parse_spec({"family": "curve", "name": "on-the-shoulder", "horizon": 100,
+                       "road": {"lanes": 1, "lane_width": 4.0, "speed_limit": 10.0,
+                                "segments": [{"kind": "straight", "length": 80.0}]},
+                       "start": {"lateral_offset": [1.9, 1.9], "heading_deg": [0, 0], "speed": [8, 8]}})
+    episode = run_episode(CurveEnv(spec), lambda env, obs: np.zeros(2, np.float32), seed=0)
+    m = episode_metrics(episode, spec)
+    assert m.success and episode.off_road.all()
+    assert m.off_road_time == pytest.approx(m.duration) and m.driving_score == 0.0
+    out = summarize([EpisodeRecord(agent="a", agent_hash="h", scenario=spec.name, scenario_hash="sh", shift="none",
+                                   level=0, seed=0, metrics=m, trajectory=Trajectory(episode.poses, episode.signals))])
+    assert out["offroad_rate"]["mean"] == 1.0
 
 
 def test_timeouts_stuck_and_invalid_rates():

@@ -13,7 +13,7 @@ from drivebench.experts.parking import ParkingExpert, plan
 from drivebench.experts.registry import EXPERTS, experts_for, get_expert
 from drivebench.experts.styles import CURVE_STYLES, PARKING_STYLES
 from drivebench.scenarios import registry
-from drivebench.scenarios.envs import CurveEnv, ParkingEnv
+from drivebench.scenarios.envs import CurveEnv
 from drivebench.scenarios.roads import build_centreline, build_lot, wrap_angle
 from drivebench.scenarios.spec import CurveRoad, parse_spec
 from drivebench.seeds import demo_seeds

@@ -9,7 +9,6 @@ from pydantic import BaseModel, ValidationError
 
 from drivebench.errors import DrivebenchError, ScenarioError
 from drivebench.paths import REPO_ROOT
-from drivebench.scenarios.envs import CurveEnv
 from drivebench.scenarios.spec import (
     CurveScenario,
     ParkingScenario,
