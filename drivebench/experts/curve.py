@@ -37,7 +37,7 @@ def apex_offset(centreline: Centreline, s: float, room: float) -> float:
     """Shift toward the inside of the curve at s [m], a half sine over each arc peaking at its apex."""
     if s < 0 or s > centreline.length:
         return 0.0
-    piece = centreline._piece_at(s)
+    piece = centreline.piece_at(s)
     if piece.curvature == 0.0:
         return 0.0
     return math.copysign(room, piece.curvature) * math.sin(math.pi * (s - piece.s0) / piece.length)

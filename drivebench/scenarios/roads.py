@@ -72,7 +72,7 @@ class Centreline:
         last = self.pieces[-1]
         return last.s0 + last.length
 
-    def _piece_at(self, s: float) -> Piece:
+    def piece_at(self, s: float) -> Piece:
         for piece in self.pieces:
             if s < piece.s0 + piece.length:
                 return piece
@@ -87,7 +87,7 @@ class Centreline:
             x, y, th = self.pieces[-1].pose(self.pieces[-1].length)
             extra = s - self.length
             return x + extra * math.cos(th), y + extra * math.sin(th), th
-        piece = self._piece_at(s)
+        piece = self.piece_at(s)
         return piece.pose(s - piece.s0)
 
     def point(self, s: float, d: float) -> tuple[float, float]:
@@ -98,7 +98,7 @@ class Centreline:
     def curvature(self, s: float) -> float:
         if s < 0 or s > self.length:
             return 0.0
-        return self._piece_at(s).curvature
+        return self.piece_at(s).curvature
 
     @cached_property
     def _with_extensions(self) -> tuple[Piece, ...]:
