@@ -49,7 +49,8 @@ def fit(*, kind: str, demos, make_env, expert, hp: dict, rng: np.random.Generato
         bc_steps = hp["bc_gradient_steps"]
     net = reward_net(kind, venv.observation_space, venv.action_space)
     algorithm = GAIL if kind == "gail" else AIRL
-    trainer = algorithm(demonstrations=common.trajectories(demos), demo_batch_size=hp["demo_batch_size"],
+    demo_batch = min(hp["demo_batch_size"], sum(ep.steps for ep in demos))  # a demo or two may hold fewer
+    trainer = algorithm(demonstrations=common.trajectories(demos), demo_batch_size=demo_batch,
                         gen_replay_buffer_capacity=hp["n_steps"] * hp["n_envs"],
                         n_disc_updates_per_round=hp["disc_updates_per_round"], venv=venv, gen_algo=generator,
                         reward_net=net, allow_variable_horizon=True, init_tensorboard=False,

@@ -11,9 +11,12 @@ from drivebench.agents.base import BudgetUsage, Fitted
 
 
 def trainer(env, demos, hp: dict, rng: np.random.Generator, policy=None) -> bc.BC:
+    """imitation's BC on the demos. The batch is hp['batch_size'] or, with fewer demo transitions than that
+    (a demo or two in a data-efficiency sweep), all of them."""
+    data = common.transitions(demos)
     return bc.BC(observation_space=env.observation_space, action_space=env.action_space, rng=rng,
-                 policy=policy or common.new_policy(env, demos, hp), demonstrations=common.transitions(demos),
-                 batch_size=hp["batch_size"], optimizer_kwargs={"lr": hp["learning_rate"]},
+                 policy=policy or common.new_policy(env, demos, hp), demonstrations=data,
+                 batch_size=min(hp["batch_size"], len(data)), optimizer_kwargs={"lr": hp["learning_rate"]},
                  ent_weight=hp["ent_weight"], l2_weight=hp["l2_weight"], device="cpu",
                  custom_logger=common.silent_logger())
 

@@ -148,3 +148,17 @@ def test_train_rejects_bad_input(tmp_path):
     with pytest.raises(DrivebenchError, match="demos of parking-empty"):
         train("bc", "curve-gentle", out=tmp_path / "x", preset="quick",
               demos=REPO_ROOT / "expert_data" / "parking-empty" / "tidy")
+
+
+@pytest.mark.parametrize("algo", ["bc", "gail"])
+def test_one_demo_trains_even_with_a_batch_larger_than_the_data(algo, tmp_path):
+    """A data-efficiency sweep starts at one demo (~90 transitions), fewer than the standard batches."""
+    over = {"demos": 1, "batch_size": 256, **({"demo_batch_size": 512} if algo == "gail" else {})}
+    result = train(algo, "curve-gentle", out=tmp_path / algo, preset="quick", overrides=over, progress=False)
+    assert result.usage.demo_episodes == 1 and result.usage.demo_transitions < 256
+    assert result.config["hyperparameters"]["demos"] == 1
+
+
+def test_unknown_overrides_are_refused(tmp_path):
+    with pytest.raises(DrivebenchError, match="no hyperparameter"):
+        train("bc", "curve-gentle", out=tmp_path / "x", preset="quick", overrides={"epochs": 3})
