@@ -83,7 +83,8 @@ def main() -> None:
 
 def plot(rows: list[dict], path: Path, subtitle: str) -> None:
     scenarios = list(dict.fromkeys(r["scenario"] for r in rows))
-    fig, axes = plt.subplots(1, len(scenarios), figsize=(5 * len(scenarios), 3.8), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(max(5 * len(scenarios), 6), 4.2), squeeze=False,
+                             sharey=True)
     for ax, scenario in zip(axes[0], scenarios):
         for algo in dict.fromkeys(r["algo"] for r in rows):
             pts = [r for r in rows if r["scenario"] == scenario and r["algo"] == algo]
@@ -98,7 +99,7 @@ def plot(rows: list[dict], path: Path, subtitle: str) -> None:
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("success rate (in distribution)")
     axes[0][-1].legend(loc="lower right")
-    fig.suptitle(f"Success vs demos ({subtitle}; bands: 95% CI over training seeds)", fontsize=10)
+    fig.suptitle(f"Success vs demos\n{subtitle}; bands: 95% CI over training seeds", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
