@@ -416,8 +416,8 @@ class ParkingEnv(ScenarioEnv):
             obstacle.diagonal = math.hypot(rect.length, rect.width)
             obstacle.is_parked_car = rect in self.parked
             self.road.objects.append(obstacle)
-        self.other_bays = [b.rect for b in self.lot.bays if b.id != self.goal_bay.id]
-        self.occupied_rects = [self.lot.bay(b).rect for b in occupied]
+        self.other_bays = roads.rect_table([b.rect for b in self.lot.bays if b.id != self.goal_bay.id])
+        self.occupied_rects = roads.rect_table([self.lot.bay(b).rect for b in occupied])
         self.ray_edges = roads.rect_edges([*self.parked, *self.lot.walls])
         g = self.goal_bay.rect
         self.road.objects.append(Landmark(self.road, [g.x, g.y], heading=g.heading))

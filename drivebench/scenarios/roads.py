@@ -190,11 +190,17 @@ class Rect:
         return (np.abs(lon) <= self.length / 2 + tolerance) & (np.abs(lat) <= self.width / 2 + tolerance)
 
 
-def rects_touched(rects: list[Rect] | tuple[Rect, ...], points: np.ndarray) -> np.ndarray:
-    """(len(rects),) bool: which rectangles contain at least one of the (n, 2) points (vectorised)."""
-    if not rects:
+def rect_table(rects: list[Rect] | tuple[Rect, ...]) -> np.ndarray:
+    """(n, 5) array of x, y, length, width, heading: rectangles in the form `rects_touched` takes."""
+    return np.array([(q.x, q.y, q.length, q.width, q.heading) for q in rects]).reshape(-1, 5)
+
+
+def rects_touched(rects: list[Rect] | tuple[Rect, ...] | np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(n,) bool: which rectangles contain at least one of the (m, 2) points (vectorised). Pass a
+    `rect_table` when the same rectangles are tested every step."""
+    r = rects if isinstance(rects, np.ndarray) else rect_table(rects)
+    if len(r) == 0:
         return np.zeros(0, bool)
-    r = np.array([(q.x, q.y, q.length, q.width, q.heading) for q in rects])
     c, s = np.cos(r[:, 4:5]), np.sin(r[:, 4:5])
     dx = points[None, :, 0] - r[:, 0:1]
     dy = points[None, :, 1] - r[:, 1:2]

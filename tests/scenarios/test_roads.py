@@ -332,9 +332,7 @@ def test_ray_distances_inside_a_box():
 def test_rects_touched():
     from drivebench.scenarios import roads
 
-    rects_touched = getattr(roads, "rects_touched", None)
-    if rects_touched is None:
-        pytest.skip("roads.rects_touched is not in this version")
+    rects_touched = roads.rects_touched
     rects = [Rect(0.0, 0.0, 4.0, 2.0), Rect(10.0, 0.0, 4.0, 2.0, math.pi / 2)]
     points = np.array([[1.9, 0.9], [10.9, 1.9]])
     assert rects_touched(rects, points).tolist() == [True, True]
@@ -346,3 +344,6 @@ def test_rects_touched():
     for p in pts[:50]:
         assert rects_touched(rects, p[None]).tolist() == [bool(r.contains(p)[0]) for r in rects]
     assert rects_touched([], points).shape == (0,)
+    table = roads.rect_table(rects)
+    assert rects_touched(table, pts).tolist() == rects_touched(rects, pts).tolist()
+    assert rects_touched(roads.rect_table([]), points).shape == (0,)
