@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -14,45 +14,57 @@ from drivebench.errors import DrivebenchError, ScenarioError
 
 # ---------------------------------------------------------------------------------------------- run
 def cmd_run(args) -> int:
-    """The main job: validate scenarios, make sure the default demos exist, score the baselines."""
-    from drivebench.data.record import ensure_default_demos
-    from drivebench.eval.harness import Request, evaluate_many
-    from drivebench.eval.shifts import NONE, parse_shift
-    from drivebench.eval.summary import summarize
-    from drivebench.experts.registry import experts_for
-    from drivebench.results.db import ResultsDB
-    from drivebench.scenarios import registry
-    from drivebench.seeds import eval_seeds
+    """The main job: the whole benchmark end to end (pipeline.py), then the leaderboard and the report."""
+    from drivebench import leaderboard, pipeline
 
-    start = time.perf_counter()
-    registry.discover()
-    errors = registry.load_errors()
-    if errors:
-        raise DrivebenchError("scenario files failed validation:\n" + "\n".join(str(e) for e in errors))
-    entries = registry.entries()
-    status(f"[1/3] {len(entries)} scenarios valid: {', '.join(e.name for e in entries)}")
-
-    for scenario, expert, what in ensure_default_demos():
-        status(f"[2/3] demos {scenario}/{expert.removeprefix('expert:')}: {what}")
-
-    shifts = [NONE, parse_shift(RUN_SHIFT)]
-    requests = [Request(agent, e.name, shift) for e in entries
-                for agent in [*(x.id for x in experts_for(e.spec)), "random"] for shift in shifts]
-    status(f"[3/3] scoring {len(requests)} (agent, scenario, shift) combinations on {args.episodes} seeds")
-    with ResultsDB(args.db) as db:
-        results = evaluate_many(requests, seeds=eval_seeds(args.episodes), workers=args.workers, db=db)
-    rows = [{"agent": r.agent, "scenario": r.scenario, "shift": str(r.shift), **summarize(records),
-             "mean_steps": sum(x.metrics.steps for x in records) / len(records)} for r, records in results.items()]
+    report_dir = args.report or Path("reports") / (args.name or args.preset)
+    result = pipeline.run(preset=args.preset, scenarios=_names(args.scenarios), agents=_names(args.agents),
+                          episodes=args.episodes, workers=args.workers, db_path=args.db, report_dir=report_dir,
+                          backend=args.backend, address=args.address)
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(leaderboard.as_dicts(result.rows), indent=2))
     else:
-        print(format_summaries(rows))
-    status(f"results in {db.path}; done in {time.perf_counter() - start:.0f} s")
+        print(leaderboard.as_text(result.rows))
+    status(f"{result.trained} agents trained, {result.evaluated} episodes scored; report: {result.report}; "
+           f"done in {result.seconds / 60:.1f} min")
     return 0
 
 
-RUN_SHIFT = "start_offset:2"
-"""The off-distribution condition `drivebench run` reports beside the in-distribution one."""
+def _names(text: str | None) -> list[str] | None:
+    return [name.strip() for name in text.split(",") if name.strip()] if text else None
+
+
+# ---------------------------------------------------------------------------------------------- leaderboard
+def cmd_leaderboard(args) -> int:
+    from drivebench import leaderboard
+    from drivebench.results.db import ResultsDB
+
+    with ResultsDB(args.db) as db:
+        rows = leaderboard.compute(db)
+    if args.json:
+        print(json.dumps(leaderboard.as_dicts(rows), indent=2))
+    elif args.markdown:
+        print(leaderboard.as_markdown(rows), end="")
+    elif args.html:
+        print(leaderboard.as_html(rows))
+    else:
+        print(leaderboard.as_text(rows))
+    return 0
+
+
+def cmd_submit(args) -> int:
+    from drivebench import leaderboard
+    from drivebench.results.db import ResultsDB
+    from drivebench.submit import submit
+
+    with ResultsDB(args.db) as db:
+        row = submit(args.name, args.policy, db=db, workers=args.workers, backend=args.backend,
+                     address=args.address)
+        rows = leaderboard.compute(db)
+    print(leaderboard.as_text(rows))
+    status(f"{args.name} is ranked {row.rank} of {len(rows)}"
+           + (f"; {row.invalid_rate:.0%} of its episodes were invalid" if row.invalid_rate else ""))
+    return 0
 
 
 def status(message: str) -> None:
@@ -95,7 +107,8 @@ def cmd_evaluate(args) -> int:
     rows = []
     with ResultsDB(args.db) as db:
         for shift in shifts:
-            records = evaluate(args.agent, args.scenario, seeds=seeds, shift=shift, workers=args.workers, db=db)
+            records = evaluate(args.agent, args.scenario, seeds=seeds, shift=shift, workers=args.workers, db=db,
+                               backend=args.backend, address=args.address)
             rows.append({"agent": args.agent, "scenario": records[0].scenario, "shift": str(shift),
                          **summarize(records)})
     if args.json:
@@ -223,12 +236,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drivebench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="the main job: validate scenarios, ensure demos, score the baselines")
-    run.add_argument("--episodes", type=positive_int, default=20, help="evaluation seeds per agent, scenario and shift")
-    run.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: all cores)")
-    run.add_argument("--db", type=Path, default=None, help="results database (default: runs/results.db)")
-    run.add_argument("--json", action="store_true", help="print the table as JSON")
+    run = sub.add_parser("run", help="the main job: demos, train every agent, evaluate, leaderboard, report")
+    run.add_argument("--preset", default="standard", help="standard (the leaderboard's) or quick (a smoke run)")
+    run.add_argument("--scenarios", default=None, help="comma-separated: only these of the official suite")
+    run.add_argument("--agents", default=None, help="comma-separated: only these (expert, random, bc, dagger, ...)")
+    run.add_argument("--episodes", type=positive_int, default=None,
+                     help="evaluation seeds per scenario and condition (default: the suite's 50)")
+    run.add_argument("--name", default=None, help="the report folder's name under reports/ (default: the preset)")
+    run.add_argument("--report", type=Path, default=None, help="the report folder (default: reports/<name>)")
+    add_execution_options(run)
+    run.add_argument("--json", action="store_true", help="print the leaderboard as JSON")
     run.set_defaults(func=cmd_run)
+
+    board = sub.add_parser("leaderboard", help="the leaderboard from the results database")
+    fmt = board.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="a list of rows")
+    fmt.add_argument("--markdown", action="store_true")
+    fmt.add_argument("--html", action="store_true", help="an HTML table")
+    board.add_argument("--db", type=Path, default=None, help="results database (default: runs/results.db)")
+    board.set_defaults(func=cmd_leaderboard)
+
+    sm = sub.add_parser("submit", help="score an outside policy on the official suite and add it to the leaderboard")
+    sm.add_argument("--name", required=True, help="its name on the leaderboard (resubmitting replaces it)")
+    sm.add_argument("--policy", required=True,
+                    help="an SB3 model .zip, a drivebench agent folder, module:callable or path/file.py:callable")
+    add_execution_options(sm)
+    sm.set_defaults(func=cmd_submit)
 
     scenarios = sub.add_parser("scenarios", help="list, show and validate scenarios").add_subparsers(
         dest="action", required=True)
@@ -264,8 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--shift", default=None, help="NAME:LEVEL, e.g. start_offset:2 (default: none)")
     ev.add_argument("--sweep", default=None, help="a shift NAME: evaluate in distribution and at every level")
     ev.add_argument("--episodes", type=positive_int, default=50, help="evaluation seeds (the same for every agent)")
-    ev.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: all cores)")
-    ev.add_argument("--db", type=Path, default=None, help="results database (default: runs/results.db)")
+    add_execution_options(ev)  # --workers, --backend, --address, --db
     ev.add_argument("--json", action="store_true", help="one JSON object (a list of them with --sweep)")
     ev.set_defaults(func=cmd_evaluate)
 
@@ -279,8 +311,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_execution_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=positive_int, default=None, help="workers (default: all cores)")
+    parser.add_argument("--backend", choices=["local", "ray"], default="local",
+                        help="local processes (default) or Ray (pip install -e \".[ray]\")")
+    parser.add_argument("--address", default=None, help="a Ray cluster's address (default: start a local one)")
+    parser.add_argument("--db", type=Path, default=None, help="results database (default: runs/results.db)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("evaluate", "submit") and "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # `--agent mymodule:act` finds mymodule.py here, as `python -m` would
     try:
         return args.func(args)
     except DrivebenchError as err:

@@ -20,3 +20,8 @@ def scenario_dirs() -> list[Path]:
 def expert_data_dir() -> Path:
     """Root of recorded demos: `$DRIVEBENCH_EXPERT_DATA` or the repository's `expert_data/`."""
     return Path(os.environ.get("DRIVEBENCH_EXPERT_DATA", REPO_ROOT / "expert_data"))
+
+
+def runs_dir() -> Path:
+    """Where runs keep what they make (trained agents, the results database): `$DRIVEBENCH_RUNS` or `runs/`."""
+    return Path(os.environ.get("DRIVEBENCH_RUNS", REPO_ROOT / "runs"))

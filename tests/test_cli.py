@@ -1,10 +1,7 @@
 """The drivebench command, called in-process."""
 import json
-import shutil
-
 
 from drivebench.cli import main
-from drivebench.paths import expert_data_dir
 
 
 def run(capsys, *argv):
@@ -61,15 +58,3 @@ def test_user_mistakes_exit_2_without_traceback(capsys):
     assert code == 2 and "unknown scenario 'no-such-scenario'" in err and "curve-gentle" in err
     code, _, err = run(capsys, "record", "--scenario", "curve-gentle", "--expert", "nobody", "--episodes", "1")
     assert code == 2 and "unknown expert" in err
-
-
-def test_run_prints_the_baseline_table(capsys, tmp_path, monkeypatch):
-    monkeypatch.setenv("DRIVEBENCH_EXPERT_DATA", str(shutil.copytree(expert_data_dir(), tmp_path / "demos")))
-    code, out, _ = run(capsys, "run", "--episodes", "2", "--workers", "1", "--db", str(tmp_path / "r.db"), "--json")
-    rows = json.loads(out)
-    assert code == 0
-    assert len(rows) >= 2 * 7 * 2 and all(r["episodes"] == 2 for r in rows)
-    experts = [r for r in rows if r["agent"].startswith("expert:")]
-    assert all(r["success_rate"]["mean"] == 1.0 and r["crash_rate"]["mean"] == 0.0 for r in experts)
-    assert {r["shift"] for r in rows} == {"none", "start_offset:2"}
-    assert {r["agent"] for r in rows} >= {"random", "expert:tidy", "expert:cautious"}

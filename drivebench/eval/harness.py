@@ -4,18 +4,19 @@
 already hold, across worker processes, writing each chunk of records as it completes (so a killed run loses
 only the chunks in flight, and running it again runs only what is missing), and returns the records of all
 requested seeds in their order. An episode's record depends only on (agent, scenario, shift, seed), never on
-the worker count: each episode is seeded, and torch runs single-threaded in evaluation.
+the worker count or the backend: each episode is seeded, and torch runs single-threaded in evaluation.
 
-Workers are started with multiprocessing's forkserver, which imports the calling script's main module in each
+Chunks run on an executor (`drivebench.executors`): local processes (`backend="local"`, the default) or Ray tasks
+(`backend="ray"`, on the cluster at `address` or a local Ray instance). A chunk that raised or whose worker died is
+run again once; the records come back to this process, which alone writes the database.
+
+Local workers are started with multiprocessing's forkserver, which imports the calling script's main module in each
 worker: a script that calls `evaluate` with workers > 1 must do so under `if __name__ == "__main__":`.
 """
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
@@ -23,10 +24,11 @@ from tqdm import tqdm
 
 from drivebench.errors import DrivebenchError
 from drivebench.eval.metrics import episode_metrics
-from drivebench.eval.policies import LoadedPolicy, load_policy
+from drivebench.eval.policies import LoadedPolicy, load_policy, time_limited
 from drivebench.eval.records import EpisodeRecord, Trajectory
 from drivebench.eval.rollout import run_episode
 from drivebench.eval.shifts import NONE, Shift, make_env, shifted_spec
+from drivebench.executors import TaskFailed, make_executor
 from drivebench.scenarios import registry
 from drivebench.scenarios.spec import parse_spec, spec_hash
 
@@ -43,18 +45,23 @@ class Request:
     agent: str
     scenario: str
     shift: Shift = NONE
+    time_limit: float | None = None
+    """the policy's computing time allowed per episode [s] (policies.time_limited); None: unlimited"""
 
 
 def evaluate(agent: str, scenario: str, *, seeds: Sequence[int], shift: Shift = NONE, workers: int | None = None,
-             db: ResultsDB | None = None, progress: bool = True) -> list[EpisodeRecord]:
+             db: ResultsDB | None = None, progress: bool = True, backend: str = "local",
+             address: str | None = None) -> list[EpisodeRecord]:
     """Evaluate `agent` on `scenario` under `shift` for each seed; see the module docstring."""
     request = Request(agent, scenario, shift)
-    return evaluate_many([request], seeds=seeds, workers=workers, db=db, progress=progress)[request]
+    return evaluate_many([request], seeds=seeds, workers=workers, db=db, progress=progress, backend=backend,
+                         address=address)[request]
 
 
 def evaluate_many(requests: Sequence[Request], *, seeds: Sequence[int], workers: int | None = None,
-                  db: ResultsDB | None = None, progress: bool = True) -> dict[Request, list[EpisodeRecord]]:
-    """Several evaluations over the same seeds, sharing one pool of workers."""
+                  db: ResultsDB | None = None, progress: bool = True, backend: str = "local",
+                  address: str | None = None, isolate: bool = False) -> dict[Request, list[EpisodeRecord]]:
+    """Several evaluations over the same seeds, sharing one pool of workers (`backend`: see executors.py)."""
     seeds = list(seeds)
     plans = []
     for request in requests:
@@ -65,38 +72,43 @@ def evaluate_many(requests: Sequence[Request], *, seeds: Sequence[int], workers:
         key = (agent_hash, spec_hash(spec), request.shift.name, request.shift.level)
         todo = seeds if db is None else db.missing_seeds(*key, seeds)
         plans.append((request, spec, key, todo))
-    new = _run([(r.agent, key[0], spec, r.shift, todo) for r, spec, key, todo in plans], workers, db, progress)
+    new = _run([(r.agent, key[0], spec, r.shift, todo, r.time_limit) for r, spec, key, todo in plans], workers, db,
+               progress, backend, address, isolate)
     if db is None:
         return {r: [new[(key, seed)] for seed in seeds] for r, _, key, _ in plans}
     return {r: db.get_records(*key, seeds) for r, _, key, _ in plans}
 
 
-def _run(jobs: list[tuple[str, str, object, Shift, list[int]]], workers: int | None, db: ResultsDB | None,
-         progress: bool) -> dict[tuple, EpisodeRecord]:
-    """Run every (agent, agent hash, spec, shift, seeds) job in chunks; returns records by (identity, seed)."""
-    total = sum(len(seeds) for *_, seeds in jobs)
-    workers = max(1, min(workers or os.cpu_count() or 1, total))
-    size = max(1, math.ceil(total / (workers * CHUNKS_PER_WORKER)))
-    tasks = [(agent, spec.model_dump(mode="json"), shift.name, shift.level, seeds[i:i + size], agent_hash)
-             for agent, agent_hash, spec, shift, seeds in jobs for i in range(0, len(seeds), size)]
+def _run(jobs: list[tuple[str, str, object, Shift, list[int], float | None]], workers: int | None,
+         db: ResultsDB | None, progress: bool, backend: str = "local", address: str | None = None,
+         isolate: bool = False) -> dict[tuple, EpisodeRecord]:
+    """Run every (agent, agent hash, spec, shift, seeds, time limit) job in chunks on an executor of `backend`;
+    returns records by (identity, seed). Only this process writes to `db`, as each chunk's records come back.
+    `isolate` runs even a single worker's chunks in another process (for policies from outside)."""
+    total = sum(len(seeds) for _, _, _, _, seeds, _ in jobs)
     done: dict[tuple, EpisodeRecord] = {}
-    with tqdm(total=total, desc="evaluate", unit="ep", disable=not progress or not total, leave=False,
-              file=sys.stderr) as bar:
+    if not total:
+        return done  # no executor to start
+    with make_executor(backend, workers, address, isolate=isolate) as executor, tqdm(
+            total=total, desc="evaluate", unit="ep", disable=not progress, leave=False, file=sys.stderr) as bar:
+        size = max(1, math.ceil(total / (min(executor.workers, total) * CHUNKS_PER_WORKER)))
+        tasks = [(agent, spec.model_dump(mode="json"), shift.name, shift.level, seeds[i:i + size], agent_hash, limit)
+                 for agent, agent_hash, spec, shift, seeds, limit in jobs for i in range(0, len(seeds), size)]
+
         def collect(records: list[EpisodeRecord]) -> None:
             if db is not None:
                 db.add(records)
             done.update({(r.key[:4], r.seed): r for r in records})
             bar.update(len(records))
 
-        if workers == 1:
-            for task in tasks:
-                collect(run_chunk(*task))
-        else:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["drivebench.eval.harness"])
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                for future in as_completed([pool.submit(run_chunk, *task) for task in tasks]):
-                    collect(future.result())
+        try:
+            for _, records in executor.map_unordered(run_chunk, tasks):
+                collect(records)
+        except TaskFailed as err:  # name the chunk
+            agent, spec_data, shift_name, level, seeds, *_ = tasks[err.index]
+            some = ", ".join(map(str, seeds[:3])) + (f" and {len(seeds) - 3} more" if len(seeds) > 3 else "")
+            raise TaskFailed(err.index, err.reason, attempts=err.attempts, what=(
+                f"evaluating {agent} on {spec_data['name']} ({shift_name}:{level}), seeds {some}")) from err.__cause__
     return done
 
 
@@ -104,16 +116,19 @@ _POLICIES: dict[str, LoadedPolicy] = {}
 
 
 def run_chunk(agent: str, spec_data: dict, shift_name: str, level: int, seeds: list[int],
-              agent_hash: str | None = None) -> list[EpisodeRecord]:
+              agent_hash: str | None = None, time_limit: float | None = None) -> list[EpisodeRecord]:
     """Run episodes in this process (a worker's unit of work): plain data in, records out. `agent_hash`, if
     given, is the hash the caller resolved the agent to: a cached policy of another hash (the agent changed
-    since) is reloaded, and if it still differs the chunk fails rather than mislabel its records."""
+    since) is reloaded, and if it still differs the chunk fails rather than mislabel its records. With a
+    `time_limit`, the policy's thinking time per episode is bounded (policies.time_limited)."""
     _single_threaded_torch()
     policy = _POLICIES.get(agent)
     if policy is None or (agent_hash is not None and policy.agent_hash != agent_hash):
         policy = _POLICIES[agent] = load_policy(agent)
     if agent_hash is not None and policy.agent_hash != agent_hash:
         raise DrivebenchError(f"{agent} changed while it was being evaluated; evaluate it again")
+    if time_limit is not None:
+        policy = time_limited(policy, time_limit)
     spec, shift = parse_spec(spec_data), Shift(shift_name, level)
     env = make_env(spec, shift)
     records = []

@@ -5,16 +5,31 @@ An agent id is one of
 - `random`: uniform random actions, drawn from the episode seed,
 - `package.module:name`: a Python object that is either a callable obs -> action or has an SB3-style
   `predict(obs, deterministic=True) -> (action, state)` (imitation and SB3 policies do),
-- a folder holding a trained agent (`drivebench train --out DIR`).
+- `path/to/file.py:name`: the same, from a Python file,
+- `path/to/model.zip`: a stable-baselines3 model saved by `model.save(...)` (any algorithm); SB3 stores some
+  fields pickled, so such a file is opened only where the policy runs (in the harness's worker processes),
+  never to compute its hash or check its observation shape, which read the file's bytes and JSON,
+- a folder holding a trained agent (`drivebench train --out DIR`): a torch state_dict and a JSON config.
+
+`time_limited(policy, seconds)` bounds the time a policy may spend thinking per episode (submissions run so):
+a call that would exceed it is interrupted and the episode ends as invalid with the reason.
 """
 from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import inspect
 import json
-from dataclasses import dataclass
-from typing import Callable
+import signal
+import sys
+import threading
+import time
+import zipfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -82,14 +97,130 @@ def load_policy(agent: str) -> LoadedPolicy:
     if agent == "random":
         policy = RandomPolicy()
         return LoadedPolicy(agent, _hash("random", "v1"), policy.act, policy.reset)
-    module_name, sep, attr = agent.partition(":")
+    if agent.endswith(".zip"):
+        return _sb3_model(agent)
+    module_name, sep, attr = agent.rpartition(":")
     if sep and module_name and attr:
         try:
-            module = importlib.import_module(module_name)
+            module = _import(module_name)
             obj = getattr(module, attr)
-        except (ImportError, AttributeError) as err:
+        except (ImportError, AttributeError, OSError, SyntaxError) as err:
             raise DrivebenchError(f"cannot load policy {agent!r}: {err}") from None
         source = inspect.getsource(module)
-        return from_object(agent, obj, _hash("python", agent, source))
+        return from_object(agent, obj, _hash("python", attr, source))
     raise UnknownIdError("agent", agent, ["expert:<style>", "random", "package.module:callable",
-                                          "a trained agent's folder"])
+                                          "path/to/file.py:callable", "an SB3 model.zip", "a trained agent's folder"])
+
+
+def _import(name: str):
+    """A module by dotted name, or by file path when `name` ends in .py (imported under a name from its hash,
+    so two files of one name do not collide)."""
+    if not name.endswith(".py"):
+        return importlib.import_module(name)
+    path = Path(name).resolve()
+    if not path.is_file():
+        raise ImportError(f"no file {name}")
+    module_name = "drivebench_policy_" + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+# ---------------------------------------------------------------------------------------------- SB3 models
+def _sb3_model(agent: str) -> LoadedPolicy:
+    """An SB3 model file: hashed from its bytes and checked from its JSON; loaded before its first episode."""
+    path = Path(agent)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            data = json.loads(archive.read("data"))
+        shape = tuple(data["observation_space"]["_shape"])
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
+        raise DrivebenchError(f"{agent}: not a stable-baselines3 model file ({err}); save one with model.save(...)") \
+            from None
+    model: list = []
+
+    def load(seed: int = 0) -> None:  # before the first episode, outside any time limit on acting
+        if not model:
+            model.append(_load_sb3_policy(path))
+
+    def act(env, obs):
+        load()
+        return model[0].predict(obs, deterministic=True)[0]
+
+    def check(spec) -> None:
+        features = len(FAMILIES[spec.family].OBSERVATION_FEATURES)
+        if shape != (features,):
+            raise DrivebenchError(f"{agent}: the model takes observations of shape {shape}; {spec.name} gives "
+                                  f"({features},) ({spec.family} observation features)")
+
+    return LoadedPolicy(agent, _hash("sb3", digest), act, reset=load, check_scenario=check)
+
+
+def _load_sb3_policy(path: Path):
+    """The policy network of an SB3 model file, on the CPU, in evaluation mode."""
+    from stable_baselines3.common.save_util import load_from_zip_file
+
+    data, params, _ = load_from_zip_file(path, device="cpu", print_system_info=False)
+    policy = data["policy_class"](data["observation_space"], data["action_space"], lambda _: 0.0,
+                                  **data.get("policy_kwargs", {}))
+    policy.load_state_dict(params["policy"])
+    policy.set_training_mode(False)
+    return policy
+
+
+# ---------------------------------------------------------------------------------------------- time limits
+class PolicyTimeout(Exception):
+    """The policy spent its per-episode thinking time."""
+
+
+def time_limited(policy: LoadedPolicy, seconds: float) -> LoadedPolicy:
+    """`policy` allowed `seconds` of its own computing time per episode (reset starts a new allowance). A call
+    that runs past what is left is interrupted by SIGALRM where it can be (the main thread of a process: the
+    harness's workers); elsewhere it is let finish and the overrun is reported right after. Either way the call
+    raises PolicyTimeout, which the rollout records as an invalid episode."""
+    left = [seconds]
+
+    def reset(seed: int) -> None:
+        left[0] = seconds
+        policy.reset(seed)
+
+    def act(env, obs):
+        if left[0] <= 0:
+            raise PolicyTimeout(f"spent its {seconds:g} s per-episode time limit")
+        start = time.perf_counter()
+        try:
+            with _alarm(left[0], seconds):
+                return policy.act(env, obs)
+        finally:
+            left[0] -= time.perf_counter() - start
+            if left[0] <= 0:
+                raise PolicyTimeout(f"spent its {seconds:g} s per-episode time limit")
+
+    return replace(policy, act=act, reset=reset)
+
+
+@contextmanager
+def _alarm(after: float, limit: float):
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise PolicyTimeout(f"spent its {limit:g} s per-episode time limit")
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, after)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -61,13 +61,24 @@ def iqm_ci(score_matrix, *, n_boot: int = 2000, confidence: float = 0.95, seed: 
     """IQM of a (runs x tasks) score matrix with rliable's stratified percentile bootstrap: each resample draws
     the runs with replacement independently within each task (column) and takes the IQM of the whole matrix.
     All resamples are drawn at once: memory grows as n_boot x runs x tasks x 16 bytes."""
+    return _stratified(score_matrix, lambda m: trim_mean(m, 0.25, axis=1), n_boot, confidence, seed)
+
+
+def mean_ci(score_matrix, *, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0) -> Estimate:
+    """Mean of a (runs x tasks) matrix, every task weighted equally, with the same stratified bootstrap as
+    `iqm_ci`: the leaderboard's driving score over the suite's scenarios."""
+    return _stratified(score_matrix, lambda m: m.mean(axis=1), n_boot, confidence, seed)
+
+
+def _stratified(score_matrix, statistic, n_boot: int, confidence: float, seed: int) -> Estimate:
+    """`statistic` (of an (n, runs x tasks) array, row-wise) with a bootstrap resampling runs within tasks."""
     scores = _checked(score_matrix, ndim=2)
     _check_settings(n_boot, confidence)
     rng = np.random.default_rng(seed)
     runs, tasks = scores.shape
     resamples = scores[rng.integers(0, runs, (n_boot, runs, tasks)), np.arange(tasks)]  # (n_boot, runs, tasks)
-    boot = trim_mean(resamples.reshape(n_boot, -1), 0.25, axis=1)
-    return _interval(iqm(scores), boot, confidence)
+    boot = statistic(resamples.reshape(n_boot, -1))
+    return _interval(float(statistic(scores.reshape(1, -1))[0]), boot, confidence)
 
 
 def expert_normalized(score, random_score, expert_score):

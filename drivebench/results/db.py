@@ -5,7 +5,8 @@ Schema (records.SCHEMA_VERSION). Table `episodes`: `key`, the sha256 of the reco
 field (bool and int as INTEGER, float as REAL with NaN stored as NULL, str as TEXT); invalid_reason; the
 trajectory as a BLOB (`encode_trajectory`); provenance: package versions (JSON), the repository's git revision,
 the schema version and the UTC time the row was written. Table `meta` holds the schema version: a file of
-another version is refused, never migrated.
+another version is refused, never migrated. Table `entries` maps each leaderboard entry (bc, expert, a
+submission's name) to the agent that drives each scenario for it; the leaderboard is computed from the two.
 
 Writes: each `add` is one transaction of INSERT OR IGNORE, so evaluating again adds only what is missing, and a
 process killed mid-run leaves exactly the rows of its completed `add` calls. WAL mode lets a report read while
@@ -69,6 +70,11 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 
 SCALAR_COLUMNS = tuple(name for name, _ in COLUMNS if name != "trajectory")
 """Every column but the trajectory blob: the columns of `ResultsDB.dataframe`."""
+
+ENTRIES_TABLE = """CREATE TABLE IF NOT EXISTS entries (
+    name TEXT NOT NULL, scenario TEXT NOT NULL, agent TEXT NOT NULL, agent_hash TEXT NOT NULL,
+    kind TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (name, scenario))"""
+"""The `entries` table: which agent (id and hash) stands for each leaderboard entry on each scenario."""
 
 _KEY_CHUNK = 500  # keys per `IN (...)` query, below SQLite's limit on bound parameters
 
@@ -136,6 +142,7 @@ class ResultsDB:
                 elif row[0] != str(SCHEMA_VERSION):
                     raise DrivebenchError(f"{self.path}: results database of schema version {row[0]}, this "
                                           f"drivebench uses version {SCHEMA_VERSION}; {advice}")
+                self._conn.execute(ENTRIES_TABLE)
                 found = [r[1] for r in self._conn.execute("PRAGMA table_info(episodes)")]
                 if found != [name for name, _ in COLUMNS]:
                     raise DrivebenchError(f"{self.path}: the episodes table has other columns than this drivebench "
@@ -214,6 +221,30 @@ class ResultsDB:
                                   "ORDER BY agent, scenario, shift, level, seed", self._conn, params=params)
         dtypes = {name: _DTYPES[kind] for name, kind in METRIC_TYPES.items() if kind in _DTYPES}
         return frame.astype({**dtypes, "level": "int64", "seed": "int64", "schema_version": "int64"})
+
+    def set_entry(self, name: str, kind: str, agents: dict[str, tuple[str, str]]) -> None:
+        """Make `name` a leaderboard entry of `kind` (baseline, trained, submission) driven on each scenario by
+        the agent (id, hash) given for it: replaces every row the entry had, in one transaction."""
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self._transaction():
+            self._conn.execute("DELETE FROM entries WHERE name = ?", (name,))
+            self._conn.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)",
+                                   [(name, scenario, agent, agent_hash, kind, now)
+                                    for scenario, (agent, agent_hash) in sorted(agents.items())])
+
+    def entries(self) -> dict[str, dict]:
+        """{name: {"kind": ..., "created_at": ..., "agents": {scenario: (agent id, agent hash)}}}, by name."""
+        out: dict[str, dict] = {}
+        for name, scenario, agent, agent_hash, kind, created in self._conn.execute(
+                "SELECT name, scenario, agent, agent_hash, kind, created_at FROM entries ORDER BY name, scenario"):
+            entry = out.setdefault(name, {"kind": kind, "created_at": created, "agents": {}})
+            entry["agents"][scenario] = (agent, agent_hash)
+        return out
+
+    def delete_entry(self, name: str) -> bool:
+        """Remove a leaderboard entry (its episodes stay); True if it existed."""
+        with self._transaction():
+            return self._conn.execute("DELETE FROM entries WHERE name = ?", (name,)).rowcount > 0
 
     def delete(self, *, agent: str) -> int:
         """Remove every episode of the agent with this id (a resubmission replaces them); returns how many."""

@@ -1,0 +1,235 @@
+"""The main job, `drivebench run`: validate -> demos -> train -> evaluate -> leaderboard -> report.
+
+Every stage is keyed by content, so running again redoes only what changed:
+- demos are re-recorded only when missing or made by another scenario spec or expert version (data/record.py);
+- a training run's checkpoint lives in `runs/agents/<preset>/<scenario>/<algo>-<key>`, where the key hashes
+  everything the result depends on (algorithm, resolved hyperparameters, scenario spec, demo data, seed and
+  the agents' source code); a folder that exists is reused;
+- evaluation asks the results database which episodes it lacks (eval/harness.py);
+- the leaderboard is computed from the database; the report is rewritten from it.
+
+Training runs are units of work on the same executor as evaluation episodes (one run per worker, torch
+single-threaded in each), so 2 cores train 2 agents at once.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from drivebench import leaderboard
+from drivebench.agents import presets
+from drivebench.agents.train import ALGORITHMS, default_demos
+from drivebench.data import store
+from drivebench.errors import DrivebenchError
+from drivebench.eval.harness import Request, evaluate_many
+from drivebench.eval.policies import load_policy
+from drivebench.experts.registry import experts_for
+from drivebench.leaderboard import Suite
+from drivebench.paths import REPO_ROOT, runs_dir
+from drivebench.results.db import ResultsDB
+from drivebench.scenarios import registry
+
+TRAIN_SEED = 0
+"""The leaderboard's agents are trained with this seed (data_efficiency.py and agent_quality.py vary it)."""
+
+TRAIN_SECONDS = {
+    ("bc", "curve"): 25, ("bc", "parking"): 40, ("dagger", "curve"): 70, ("dagger", "parking"): 130,
+    ("gail", "curve"): 150, ("gail", "parking"): 260, ("airl", "curve"): 150, ("airl", "parking"): 260,
+}
+"""Standard-preset training time of one run on this project's 2-core machine [s] (BENCHMARKS.md): only for
+the time-left estimate. Other presets are assumed to take QUICK_SECONDS."""
+QUICK_SECONDS = 3
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    algo: str
+    scenario: str
+    preset: str
+    out: Path
+    """the checkpoint folder: exists once trained"""
+
+    @property
+    def estimate(self) -> float:
+        family = registry.get(self.scenario).family
+        return TRAIN_SECONDS.get((self.algo, family), 60) if self.preset == "standard" else QUICK_SECONDS
+
+
+@dataclass(frozen=True)
+class RunResult:
+    rows: list[leaderboard.Row]
+    report: Path | None
+    seconds: float
+    """wall time of the whole run"""
+    trained: int
+    """training runs done (not reused)"""
+    evaluated: int
+    """episodes in the database for this run's entries"""
+
+
+def entry_name(algo: str, preset: str) -> str:
+    """The leaderboard name of an algorithm trained with a preset: `bc` for standard, `bc-quick` otherwise."""
+    return algo if preset == "standard" else f"{algo}-{preset}"
+
+
+def source_hash() -> str:
+    """sha256 of the agents package's code and presets: a change retrains, nothing else does."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO_ROOT / "drivebench" / "agents").glob("*.*")):
+        if path.suffix in (".py", ".toml"):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def train_key(algo: str, scenario: str, preset: str, seed: int = TRAIN_SEED) -> str:
+    """What a training run's result depends on, hashed."""
+    entry = registry.get(scenario)
+    demos = default_demos(entry.name)
+    manifest = store.read_manifest(demos)
+    content = {"algo": algo, "scenario_hash": entry.hash, "preset": preset,
+               "hyperparameters": presets.load_preset(algo, preset, entry.family), "seed": seed,
+               "demos": manifest["files"][store.DATA_FILE]["sha256"], "code": source_hash()}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def train_jobs(suite: Suite, algos: list[str], preset: str, root: Path) -> list[TrainJob]:
+    return [TrainJob(algo, scenario, preset,
+                     root / "agents" / preset / scenario / f"{algo}-{train_key(algo, scenario, preset)[:16]}")
+            for algo in algos for scenario in suite.scenarios]
+
+
+def _train(job: TrainJob) -> Path:
+    """One training run in a worker (torch single-threaded: train() sets it), quiet: the run's own bar reports
+    progress (imitation's adversarial trainers draw a bar of their own unless TQDM_DISABLE is set)."""
+    from drivebench.agents.train import train
+
+    before = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return train(job.algo, job.scenario, out=job.out, preset=job.preset, seed=TRAIN_SEED, progress=False).out
+    finally:
+        if before is None:
+            del os.environ["TQDM_DISABLE"]
+        else:
+            os.environ["TQDM_DISABLE"] = before
+
+
+def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents: list[str] | None = None,
+        episodes: int | None = None, workers: int | None = None, db_path: Path | None = None,
+        report_dir: Path | None = None, backend: str = "local", address: str | None = None,
+        progress: bool = True, log=None) -> RunResult:
+    """The whole benchmark (module docstring). `agents` narrows the entries (baselines and algorithms of the
+    suite); `scenarios` the suite's scenarios; `episodes` its seeds (for smoke runs: the leaderboard still
+    labels nothing as official unless the full suite ran)."""
+    from drivebench.data.record import ensure_default_demos
+    from drivebench.executors import make_executor
+
+    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    start = time.perf_counter()
+    suite = leaderboard.official_suite().narrowed(scenarios, episodes)
+    known = [*suite.baselines, *suite.algorithms]
+    unknown = sorted(set(agents or []) - set(known))
+    if unknown:
+        raise DrivebenchError(f"unknown agent {', '.join(unknown)}; the suite's agents are {', '.join(known)}")
+    chosen = [a for a in known if not agents or a in agents]
+    algos = [a for a in chosen if a in ALGORITHMS]
+    presets.load_preset(algos[0], preset, "curve") if algos else None  # an unknown preset fails here
+
+    registry.discover()
+    errors = registry.load_errors()
+    if errors:
+        raise DrivebenchError("scenario files failed validation:\n" + "\n".join(str(e) for e in errors))
+    missing = [s for s in suite.scenarios if s not in {e.name for e in registry.entries()}]
+    if missing:
+        raise DrivebenchError(f"the suite's scenarios {', '.join(missing)} have no file in scenarios/")
+    log(f"[1/5] {len(suite.scenarios)} scenarios valid: {', '.join(suite.scenarios)}")
+
+    for scenario, expert, what in ensure_default_demos(progress=progress):
+        log(f"[2/5] demos {scenario}/{expert.removeprefix('expert:')}: {what}")
+
+    root = runs_dir()
+    jobs = train_jobs(suite, algos, preset, root)
+    todo = [job for job in jobs if not (job.out / "agent.json").is_file()]
+    train_s = sum(job.estimate for job in todo)
+    eval_s = _eval_estimate(suite, len(chosen))
+    log(f"[3/5] training {len(todo)} of {len(jobs)} agents ({len(jobs) - len(todo)} already trained); "
+        f"estimated time left: {_minutes((train_s + eval_s) / max(1, _workers(workers)))}")
+    if todo:
+        with make_executor(backend, workers, address) as executor, \
+                tqdm(total=round(train_s), desc="train", unit="s", disable=not progress, file=sys.stderr,
+                     bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} est. s [{elapsed}<{remaining}]") as bar:
+            for index, _ in executor.map_unordered(_train, [(job,) for job in todo]):
+                bar.update(todo[index].estimate)
+                bar.set_postfix_str(f"{todo[index].algo} {todo[index].scenario}")
+
+    with ResultsDB(db_path) as db:
+        entries = _entries(suite, chosen, jobs, preset)
+        for name, (kind, by_scenario) in entries.items():
+            agents_hashes = {s: (agent, load_policy(agent).agent_hash) for s, agent in by_scenario.items()}
+            if len(suite.scenarios) == len(leaderboard.official_suite().scenarios):
+                db.set_entry(name, kind, agents_hashes)
+            else:  # a narrowed run adds its scenarios to the entry, keeping the others
+                old = db.entries().get(name, {}).get("agents", {})
+                db.set_entry(name, kind, {**old, **agents_hashes})
+        requests = [Request(agent, scenario, shift) for _, by_scenario in entries.values()
+                    for scenario, agent in by_scenario.items() for shift in suite.conditions]
+        log(f"[4/5] evaluating {len(entries)} agents on {len(suite.scenarios)} scenarios x "
+            f"{len(suite.conditions)} conditions x {suite.episodes} seeds "
+            f"(estimated {_minutes(eval_s / max(1, _workers(workers)))})")
+        results = evaluate_many(requests, seeds=suite.seeds, workers=workers, db=db, progress=progress,
+                                backend=backend, address=address)
+        rows = [r for r in leaderboard.compute(db, suite) if r.agent in entries]
+        report = None
+        if report_dir is not None:
+            from drivebench.report.build import write_report
+
+            log(f"[5/5] writing the report to {report_dir}")
+            info = {"preset": preset, "scenarios": list(suite.scenarios), "episodes": suite.episodes,
+                    "agents": list(entries), "wall_time_s": round(time.perf_counter() - start),
+                    "database": str(db.path)}
+            report = write_report(report_dir, db, suite, title=f"drivebench: {preset} run", run_info=info)
+    return RunResult(rows, report, time.perf_counter() - start, len(todo),
+                     sum(len(records) for records in results.values()))
+
+
+def _entries(suite: Suite, chosen: list[str], jobs: list[TrainJob], preset: str) -> dict[str, tuple[str, dict]]:
+    """{entry name: (kind, {scenario: agent id})} for this run."""
+    out: dict[str, tuple[str, dict]] = {}
+    for name in chosen:
+        if name == "expert":
+            out[name] = ("baseline", {s: experts_for(registry.get(s).spec)[0].id for s in suite.scenarios})
+        elif name == "random":
+            out[name] = ("baseline", {s: "random" for s in suite.scenarios})
+        else:
+            out[entry_name(name, preset)] = ("trained", {j.scenario: str(j.out) for j in jobs if j.algo == name})
+    return out
+
+
+EPISODE_SECONDS = {"curve": 0.04, "parking": 0.12}
+"""Evaluation time of one episode in one worker [s], for the time-left estimate (traffic: TRAFFIC_SECONDS)."""
+TRAFFIC_SECONDS = 0.35
+
+
+def _eval_estimate(suite: Suite, agents: int) -> float:
+    specs = [registry.get(s).spec for s in suite.scenarios]
+    per_scenario = [TRAFFIC_SECONDS if getattr(spec, "traffic", None) and spec.traffic.count
+                    else EPISODE_SECONDS[spec.family] for spec in specs]
+    return agents * len(suite.conditions) * suite.episodes * sum(per_scenario)
+
+
+def _workers(workers: int | None) -> int:
+    return workers or os.cpu_count() or 1
+
+
+def _minutes(seconds: float) -> str:
+    return f"~{seconds / 60:.0f} min" if seconds >= 90 else f"~{seconds:.0f} s"

@@ -1,0 +1,68 @@
+"""`drivebench run`: the whole pipeline on a narrowed suite with the quick preset, and what a rerun redoes."""
+import json
+import shutil
+
+import pytest
+
+from drivebench import leaderboard, pipeline
+from drivebench.cli import main
+from drivebench.errors import DrivebenchError
+from drivebench.paths import expert_data_dir
+from drivebench.results.db import ResultsDB
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """Runs, demos and the database under tmp_path."""
+    monkeypatch.setenv("DRIVEBENCH_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("DRIVEBENCH_EXPERT_DATA", str(shutil.copytree(expert_data_dir(), tmp_path / "demos")))
+    return tmp_path
+
+
+def test_quick_run_end_to_end_then_resume(isolated, capsys):
+    argv = ["run", "--preset", "quick", "--scenarios", "curve-gentle", "--agents", "expert,random,bc",
+            "--episodes", "2", "--workers", "1", "--db", str(isolated / "r.db"), "--report", str(isolated / "rep"),
+            "--json"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    rows = {r["agent"]: r for r in json.loads(out)}
+    assert set(rows) == {"expert", "random", "bc-quick"}
+    assert rows["expert"]["success_rate"] == 1.0 and rows["random"]["rank"] == 3
+    assert sorted(r["rank"] for r in rows.values()) == [1, 2, 3]
+    assert "training 1 of 1 agents" in err and (isolated / "rep" / "index.html").is_file()
+    checkpoints = list((isolated / "runs" / "agents" / "quick" / "curve-gentle").glob("bc-*/agent.json"))
+    assert len(checkpoints) == 1
+    with ResultsDB(isolated / "r.db") as db:
+        stored = db.count()
+        assert stored == 3 * len(leaderboard.official_suite().conditions) * 2
+        assert db.entries()["bc-quick"]["agents"]["curve-gentle"][0] == str(checkpoints[0].parent)
+
+    assert main(argv) == 0  # nothing changed: nothing is trained or evaluated again
+    out, err = capsys.readouterr()
+    assert "training 0 of 1 agents (1 already trained)" in err
+    assert {r["agent"]: r for r in json.loads(out)} == rows
+    with ResultsDB(isolated / "r.db") as db:
+        assert db.count() == stored
+
+
+def test_train_key_follows_content(isolated):
+    key = pipeline.train_key("bc", "curve-gentle", "quick")
+    assert key == pipeline.train_key("bc", "curve-gentle", "quick")
+    assert key != pipeline.train_key("bc", "curve-gentle", "standard")
+    assert key != pipeline.train_key("dagger", "curve-gentle", "quick")
+    assert key != pipeline.train_key("bc", "curve-gentle", "quick", seed=1)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"agents": ["bc", "nobody"]}, "unknown agent nobody"),
+    ({"scenarios": ["nowhere"]}, "not in the official suite: nowhere"),
+    ({"preset": "huge", "agents": ["bc"]}, "bc has no preset 'huge'"),
+])
+def test_bad_arguments_fail_before_any_work(isolated, kwargs, message):
+    with pytest.raises(DrivebenchError, match=message):
+        pipeline.run(db_path=isolated / "r.db", progress=False, **kwargs)
+    assert not (isolated / "runs").exists() and not (isolated / "r.db").exists()
+
+
+def test_entry_names():
+    assert pipeline.entry_name("bc", "standard") == "bc" and pipeline.entry_name("gail", "quick") == "gail-quick"
