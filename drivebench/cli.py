@@ -76,7 +76,8 @@ def status(message: str) -> None:
 def cmd_train(args) -> int:
     from drivebench.agents.train import train
 
-    result = train(args.algo, args.scenario, out=args.out, demos=args.demos, preset=args.preset, seed=args.seed)
+    result = train(args.algo, args.scenario, out=args.out, demos=args.demos, preset=args.preset, seed=args.seed,
+                   reward_from=args.reward_from)
     u, c = result.usage, result.config
     print(f"trained {c['algo']} on {c['scenario']} ({c['preset']} preset, seed {c['seed']}) -> {result.out}\n"
           f"  demos: {u.demo_episodes} episodes, {u.demo_transitions} transitions of {c['demos']['expert']}\n"
@@ -280,8 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
     els.add_argument("--json", action="store_true")
     els.set_defaults(func=cmd_experts_list)
 
-    tr = sub.add_parser("train", help="train an agent (bc, dagger, gail, airl) on a scenario's demos")
-    tr.add_argument("--algo", required=True, choices=["bc", "dagger", "gail", "airl"])
+    tr = sub.add_parser("train", help="train an agent (bc, dagger, gail, airl; ppo on AIRL's reward) on a scenario")
+    tr.add_argument("--algo", required=True, choices=["bc", "dagger", "gail", "airl", "ppo"],
+                    help="ppo: a fresh PPO policy on the reward of an AIRL agent (needs --reward-from)")
+    tr.add_argument("--reward-from", type=Path, default=None, help="an AIRL agent's folder (with --algo ppo)")
     tr.add_argument("--scenario", required=True)
     tr.add_argument("--demos", type=Path, default=None,
                     help="a demo folder (default: the scenario's first expert in expert_data/)")

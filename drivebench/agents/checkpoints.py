@@ -94,6 +94,30 @@ def load_policy(path: str | Path):
     return policy, config
 
 
+def load_reward_net(path: str | Path):
+    """(AIRL's reward net in eval mode, config) from an AIRL checkpoint folder, loaded as plain weights."""
+    from drivebench.agents.adversarial import reward_net
+
+    path = Path(path)
+    config = read_config(path)
+    weights = path / REWARD
+    if REWARD not in config.get("files", {}):
+        raise DrivebenchError(f"{path}: a {config.get('algo')} agent has no learned reward to reuse; give the folder "
+                              "of an agent trained with --algo airl")
+    if not weights.is_file() or _sha256(weights) != config["files"][REWARD]:
+        raise DrivebenchError(f"{weights}: missing, truncated or edited (checksum mismatch); train the agent again")
+    n = len(config["observation_features"])
+    net = reward_net("airl", spaces.Box(-np.inf, np.inf, (n,), np.float32), spaces.Box(-1, 1, (2,), np.float32))
+    try:
+        net.load_state_dict(torch.load(weights, weights_only=True, map_location="cpu"))
+    except pickle.UnpicklingError:
+        raise DrivebenchError(f"{weights}: holds Python objects, not plain weights") from None
+    except (RuntimeError, ValueError, KeyError) as err:
+        raise DrivebenchError(f"{weights}: does not fit AIRL's reward network: {err}") from None
+    net.eval()
+    return net, config
+
+
 def check_compatible(config: dict, path: str | Path, scenario_name: str, features: list[str]) -> None:
     """A policy can drive any scenario with the same observation features; others fail clearly."""
     if config["observation_features"] != features:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from drivebench.agents import adversarial, bc, checkpoints, dagger, presets
+from drivebench.agents import adversarial, bc, checkpoints, dagger, presets, reward_rl
 from drivebench.agents.base import BudgetUsage
 from drivebench.data import store
 from drivebench.errors import DrivebenchError
@@ -28,8 +28,10 @@ FIT = {
     "dagger": dagger.fit,
     "gail": functools.partial(adversarial.fit, kind="gail"),
     "airl": functools.partial(adversarial.fit, kind="airl"),
+    "ppo": reward_rl.fit,  # on an AIRL agent's learned reward: needs reward_from
 }
-ALGORITHMS = tuple(FIT)
+ALGORITHMS = ("bc", "dagger", "gail", "airl")
+"""The algorithms that learn from demos (the leaderboard's); `ppo` learns from a learned reward instead."""
 
 
 @dataclass(frozen=True)
@@ -48,14 +50,25 @@ def default_demos(scenario: str) -> Path:
 
 
 def train(algo: str, scenario: str, *, out: str | Path, demos: str | Path | None = None, preset: str = "standard",
-          seed: int = 0, overrides: dict | None = None, progress: bool = True) -> TrainResult:
+          seed: int = 0, overrides: dict | None = None, progress: bool = True,
+          reward_from: str | Path | None = None) -> TrainResult:
     """Train `algo` on `scenario`'s demos with a preset's hyperparameters (and `overrides` of some of them, as
-    sweeps do); save the checkpoint to `out`."""
+    sweeps do); save the checkpoint to `out`. `ppo` trains on the reward of the AIRL agent in `reward_from`."""
     if algo not in FIT:
-        raise DrivebenchError(f"unknown algorithm {algo!r}; known: {', '.join(ALGORITHMS)}")
+        raise DrivebenchError(f"unknown algorithm {algo!r}; known: {', '.join(FIT)}")
+    if (algo == "ppo") != (reward_from is not None):
+        raise DrivebenchError("--reward-from AIRL_DIR goes with --algo ppo (a fresh policy on AIRL's learned reward)"
+                              if algo == "ppo" else f"--reward-from is for --algo ppo, not {algo}")
     entry = registry.get(scenario)
     env_class = FAMILIES[entry.family]
     features = [name for name, _ in env_class.OBSERVATION_FEATURES]
+    extra, reward_source = {}, None
+    if reward_from is not None:
+        net, source = checkpoints.load_reward_net(reward_from)
+        checkpoints.check_compatible(source, reward_from, entry.name, features)
+        extra = {"reward_net": net}
+        reward_source = {"path": str(reward_from), "agent_hash": checkpoints.agent_hash(reward_from),
+                         "scenario": source["scenario"]}
     hp = presets.load_preset(algo, preset, entry.family)
     unknown = set(overrides or {}) - set(hp)
     if unknown:
@@ -74,7 +87,7 @@ def train(algo: str, scenario: str, *, out: str | Path, demos: str | Path | None
     torch.set_num_threads(1)  # the same arithmetic on every machine, and parallel runs do not oversubscribe
     start = time.perf_counter()
     fitted = FIT[algo](demos=episodes, make_env=lambda: env_class(entry.spec), expert=get_expert(demo_set.expert),
-                       hp=hp, rng=rng, seed=seed, progress=progress)
+                       hp=hp, rng=rng, seed=seed, progress=progress, **extra)
     config = {
         "algo": algo, "scenario": entry.name, "family": entry.family, "scenario_hash": entry.hash,
         "observation_features": features, "network": {"net_arch": hp["net_arch"], "activation": hp["activation"]},
@@ -83,6 +96,7 @@ def train(algo: str, scenario: str, *, out: str | Path, demos: str | Path | None
         "demos": {"path": str(demo_path), "expert": demo_set.expert, "episodes": len(episodes),
                   "data_sha256": demo_set.manifest["files"][store.DATA_FILE]["sha256"]},
         "versions": store.package_versions(), "train_seconds": round(time.perf_counter() - start, 3),
+        **({"reward_from": reward_source} if reward_source else {}),
     }
     path = checkpoints.save(out, policy=fitted.policy, config=config, reward_net=fitted.reward_net)
     return TrainResult(path, checkpoints.read_config(path), fitted.usage)

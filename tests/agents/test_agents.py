@@ -127,7 +127,7 @@ def test_presets_are_data_with_family_overrides(monkeypatch, tmp_path):
             hp = presets.load_preset(algo, preset, "curve")
             assert hp["demos"] >= 1 and hp["net_arch"]
     with pytest.raises(DrivebenchError, match="unknown algorithm"):
-        presets.load_preset("ppo", "quick", "curve")
+        presets.load_preset("sac", "quick", "curve")
     with pytest.raises(DrivebenchError, match="no preset 'fast'"):
         presets.load_preset("bc", "fast", "curve")
     table = tmp_path / "presets.toml"
@@ -144,7 +144,7 @@ def test_presets_are_data_with_family_overrides(monkeypatch, tmp_path):
 
 def test_train_rejects_bad_input(tmp_path):
     with pytest.raises(DrivebenchError, match="unknown algorithm"):
-        train("ppo", "curve-gentle", out=tmp_path / "x", preset="quick")
+        train("sac", "curve-gentle", out=tmp_path / "x", preset="quick")
     with pytest.raises(DrivebenchError, match="demos of parking-empty"):
         train("bc", "curve-gentle", out=tmp_path / "x", preset="quick",
               demos=REPO_ROOT / "expert_data" / "parking-empty" / "tidy")
@@ -162,3 +162,28 @@ def test_one_demo_trains_even_with_a_batch_larger_than_the_data(algo, tmp_path):
 def test_unknown_overrides_are_refused(tmp_path):
     with pytest.raises(DrivebenchError, match="no hyperparameter"):
         train("bc", "curve-gentle", out=tmp_path / "x", preset="quick", overrides={"epochs": 3})
+
+
+def test_ppo_on_airls_learned_reward(trained, tmp_path):
+    """Inverse RL in its classic form: a fresh PPO policy trained on the reward an AIRL agent learned."""
+    airl = trained[("airl", "curve-gentle")].out
+    result = train("ppo", "curve-gentle", out=tmp_path / "ppo", preset="quick", reward_from=airl, progress=False)
+    assert result.config["reward_from"]["agent_hash"] == checkpoints.agent_hash(airl)
+    assert result.usage.env_steps >= 512 and result.usage.expert_queries == 0 and result.usage.demo_episodes == 0
+    records = evaluate(str(result.out), "curve-gentle", seeds=[1_000_000], workers=1, progress=False)
+    assert records[0].metrics.termination != "invalid_action"
+    net, _ = checkpoints.load_reward_net(airl)
+    obs = np.zeros((3, 28), np.float32)
+    assert net.base.predict_processed(obs, np.zeros((3, 2), np.float32), obs, np.zeros(3, bool)).shape == (3,)
+
+
+def test_reward_from_needs_an_airl_agent(trained, tmp_path):
+    bc, airl = trained[("bc", "curve-gentle")].out, trained[("airl", "curve-gentle")].out
+    with pytest.raises(DrivebenchError, match="has no learned reward to reuse"):
+        train("ppo", "curve-gentle", out=tmp_path / "a", preset="quick", reward_from=bc)
+    with pytest.raises(DrivebenchError, match="cannot drive parking-empty"):
+        train("ppo", "parking-empty", out=tmp_path / "b", preset="quick", reward_from=airl)
+    with pytest.raises(DrivebenchError, match="goes with --algo ppo"):
+        train("ppo", "curve-gentle", out=tmp_path / "c", preset="quick")
+    with pytest.raises(DrivebenchError, match="is for --algo ppo"):
+        train("bc", "curve-gentle", out=tmp_path / "d", preset="quick", reward_from=airl)
