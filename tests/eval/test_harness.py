@@ -46,9 +46,9 @@ def count_chunks(monkeypatch):
     given: list[int] = []
     real = harness.run_chunk
 
-    def counting(agent, spec_data, shift_name, level, seeds, agent_hash=None):
+    def counting(agent, spec_data, shift_name, level, seeds, *rest):
         given.extend(seeds)
-        return real(agent, spec_data, shift_name, level, seeds, agent_hash)
+        return real(agent, spec_data, shift_name, level, seeds, *rest)
 
     monkeypatch.setattr(harness, "run_chunk", counting)
     return given
