@@ -158,9 +158,10 @@ def shifted_spec(spec: Spec, shift: Shift) -> Spec:
         raise DrivebenchError(f"shift {shift} cannot apply to {spec.name}: {err}") from None
 
 
-def make_env(spec: Spec, shift: Shift = NONE) -> gymnasium.Env:
-    """The env for a (shifted) spec: `spec` must already be `shifted_spec(...)`."""
-    env = FAMILIES[spec.family](spec)
+def make_env(spec: Spec, shift: Shift = NONE, *, render_mode: str | None = None) -> gymnasium.Env:
+    """The env for a (shifted) spec: `spec` must already be `shifted_spec(...)`. `render_mode="rgb_array"`
+    renders off screen (the report's GIFs); rendering does not change the episode."""
+    env = FAMILIES[spec.family](spec, render_mode=render_mode)
     if shift != NONE and SHIFTS[shift.name].wrapper is not None:
         env = SHIFTS[shift.name].wrapper(env, **SHIFTS[shift.name].levels[shift.level])
     return env

@@ -237,7 +237,7 @@ class CurveEnv(ScenarioEnv):
         road = self.scenario.road
         offsets = roads.lane_offsets(road)
         net = RoadNetwork()
-        c, s, n = LineType.CONTINUOUS_LINE, LineType.STRIPED, road.lanes
+        c, s, n = LineType.CONTINUOUS, LineType.STRIPED, road.lanes
         for i, piece in enumerate(self.centreline.pieces):
             for k, off in enumerate(offsets):
                 lines = [c if k == 0 else s, c if k == n - 1 else LineType.NONE]

@@ -1,0 +1,135 @@
+"""write_report: every file is there with content, the page is static and self-contained, the tables hold the
+suite's episodes, and the folder is replaced atomically (a failed build leaves the old report)."""
+from __future__ import annotations
+
+import csv
+import json
+import re
+from html.parser import HTMLParser
+
+import pandas as pd
+import pytest
+
+from drivebench import leaderboard
+from drivebench.report import build, figures, write_report
+from drivebench.results.db import ResultsDB
+
+
+class Page(HTMLParser):
+    """The parts of index.html the tests look at."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.images, self.links, self.body_rows, self.scripts = [], [], 0, 0
+        self._table, self._tbody = None, False
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs)
+        elif tag in ("a", "link"):
+            self.links.append(attrs.get("href", ""))
+        elif tag == "script":
+            self.scripts += 1
+        elif tag == "table":
+            self._table = attrs.get("class")
+        elif tag == "tbody":
+            self._tbody = True
+        elif tag == "tr" and self._tbody and self._table == "leaderboard":
+            self.body_rows += 1
+
+    def handle_endtag(self, tag):
+        if tag == "tbody":
+            self._tbody = False
+
+
+def test_the_report_has_every_file(report, suite):
+    folder = report.parent
+    expected = [*build.TABLES, "index.html", "scores.png", "robustness.png",
+                *(f"{kind}-{s}.png" for kind in ("trajectories", "failures") for s in suite.scenarios)]
+    for name in expected:
+        assert (folder / name).stat().st_size > 100, name
+    gifs = list(folder.glob("*.gif"))
+    assert len(gifs) == 1 and gifs[0].stat().st_size > 1000
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no temporary folder left
+
+
+def test_the_page_is_static_and_every_picture_is_in_the_folder(report):
+    text = report.read_text()
+    page = Page(text)
+    assert page.body_rows == 2  # expert and random
+    assert page.scripts == 0 and not re.search(r"(src|href)=\"(https?:)?//", text)
+    assert len(page.images) == 2 + 2 * 2 + 1  # scores, robustness; two maps per scenario; one GIF
+    for img in page.images:
+        assert img["alt"] and (report.parent / img["src"]).is_file()
+    for href in page.links:
+        assert (report.parent / href).is_file()
+    for words in ("drivebench test report", "wall time", "Robustness", "Where failures happen", "random on curve-gentle"):
+        assert words in text
+    assert "could not be drawn" not in text and "not made" not in text
+
+
+def test_the_tables_hold_the_suite(report, results_db, suite):
+    folder = report.parent
+    rows = leaderboard.compute(results_db, suite)
+    assert (folder / "leaderboard.md").read_text() == leaderboard.as_markdown(rows, suite)
+    assert [r["agent"] for r in json.loads((folder / "leaderboard.json").read_text())["rows"]] == ["expert", "random"]
+    with (folder / "leaderboard.csv").open() as f:
+        table = list(csv.DictReader(f))
+    assert [r["agent"] for r in table] == ["expert", "random"]
+    assert float(table[0]["driving_score_ci_low"]) <= float(table[0]["driving_score"])
+    episodes = pd.read_csv(folder / "episodes.csv")
+    assert list(episodes.columns[:3]) == ["entry", "key", "agent"]
+    assert len(episodes) == 2 * len(suite.scenarios) * len(suite.conditions) * suite.episodes
+    assert set(episodes["seed"]) == set(suite.seeds)
+    scores = pd.read_csv(folder / "scenario_scores.csv")
+    assert len(scores) == 2 * len(suite.scenarios)
+    robustness = pd.read_csv(folder / "robustness.csv")
+    assert len(robustness) == 2 * 2 * 4  # entries x families x start-offset levels 0-3
+    assert robustness[robustness.entry == "random"].failure_rate.min() == 1.0
+
+
+def test_writing_again_replaces_the_folder(tmp_path, results_db, suite):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "stale.txt").write_text("from an older report")
+    index = write_report(out, results_db, suite, title="again", run_info={}, gifs=False)
+    assert index == out / "index.html" and not (out / "stale.txt").exists()
+    assert not list(out.glob("*.gif")) and "GIFs were not rendered" in index.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_failed_build_leaves_the_old_report(tmp_path, results_db, suite, monkeypatch):
+    out = tmp_path / "run"
+    index = write_report(out, results_db, suite, title="old", run_info={}, gifs=False)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(build, "_write_tables", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_report(out, results_db, suite, title="new", run_info={}, gifs=False)
+    assert "<title>old</title>" in index.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_figure_that_fails_is_named_on_the_page(tmp_path, results_db, suite, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("no ink")
+
+    monkeypatch.setattr(figures, "score_bars", broken)
+    text = write_report(tmp_path / "run", results_db, suite, title="t", run_info={}, gifs=False).read_text()
+    assert "scores.png could not be drawn: ValueError: no ink" in text
+    assert not (tmp_path / "run" / "scores.png").exists() and 'src="scores.png"' not in text
+    assert Page(text).body_rows == 2
+
+
+def test_an_empty_database_gives_an_empty_report(tmp_path, suite):
+    with ResultsDB(tmp_path / "empty.db") as db:
+        index = write_report(tmp_path / "run", db, suite, title="empty", run_info={"preset": "none"})
+    page = Page(index.read_text())
+    assert page.body_rows == 0 and "No failure to show" in index.read_text()
+    for img in page.images:
+        assert (index.parent / img["src"]).is_file()
+    assert pd.read_csv(index.parent / "episodes.csv").empty
