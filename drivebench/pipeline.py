@@ -108,20 +108,12 @@ def train_jobs(suite: Suite, algos: list[str], preset: str, root: Path) -> list[
 
 def _train(job: TrainJob) -> Path:
     """One training run in a worker (torch single-threaded: train() sets it), quiet: the run's own bar reports
-    progress (imitation's adversarial trainers draw a bar of their own unless TQDM_DISABLE is set)."""
+    progress."""
     from drivebench.agents.train import train
 
-    before = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            return train(job.algo, job.scenario, out=job.out, preset=job.preset, seed=TRAIN_SEED, progress=False).out
-    finally:
-        if before is None:
-            del os.environ["TQDM_DISABLE"]
-        else:
-            os.environ["TQDM_DISABLE"] = before
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # imitation's BC logs a tensor that requires grad
+        return train(job.algo, job.scenario, out=job.out, preset=job.preset, seed=TRAIN_SEED, progress=False).out
 
 
 def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents: list[str] | None = None,

@@ -18,9 +18,11 @@ import numpy as np
 from imitation.algorithms.adversarial.airl import AIRL
 from imitation.algorithms.adversarial.gail import GAIL
 from imitation.rewards.reward_nets import BasicRewardNet, BasicShapedRewardNet
+from imitation.util import networks as imitation_networks
 from imitation.util.networks import RunningNorm
 from stable_baselines3 import PPO
 from stable_baselines3.common.policies import ActorCriticPolicy
+from tqdm import tqdm
 
 from drivebench.agents import bc, common, networks
 from drivebench.agents.base import BudgetUsage, Fitted
@@ -57,7 +59,12 @@ def fit(*, kind: str, demos, make_env, expert, hp: dict, rng: np.random.Generato
                         custom_logger=common.silent_logger())
     per_round = hp["n_steps"] * hp["n_envs"]
     rounds = max(1, math.ceil(hp["env_steps"] / per_round))
-    trainer.train(total_timesteps=rounds * per_round)
+    for _ in tqdm(range(rounds), desc="round", disable=not progress, leave=False):  # trainer.train's loop, quiet
+        trainer.train_gen(trainer.gen_train_timesteps)
+        for _ in range(hp["disc_updates_per_round"]):
+            with imitation_networks.training(trainer.reward_train):
+                trainer.train_disc()
+        trainer.logger.dump(trainer._global_step)
     venv.close()
     ppo_steps = rounds * hp["ppo_epochs"] * math.ceil(per_round / hp["ppo_batch_size"])
     usage = BudgetUsage(env_steps=rounds * per_round, expert_queries=0,
