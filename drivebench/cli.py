@@ -311,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--seed", type=int, default=0, help="first demo seed; episodes use seed, seed+1, ...")
     rec.add_argument("--out", type=Path, default=None, help="root folder (default: the repository's expert_data/)")
     rec.set_defaults(func=cmd_record)
+
+    from drivebench.styles.cli import add_parser as add_styles_parser
+    add_styles_parser(sub)
     return parser
 
 

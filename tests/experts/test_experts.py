@@ -178,8 +178,9 @@ def test_plan_ends_in_the_goal_bay_facing_the_right_way(entry, expert):
     path = expert.path(gym.make(entry.id).unwrapped)
     bay = lot.bay(spec.goal.bay).rect
     assert path.xy[-1] == pytest.approx([bay.x, bay.y], abs=1e-6)
-    want = bay.heading + (math.pi if spec.goal.orientation == "reverse-in" else 0.0)
+    want = bay.heading + (math.pi if expert.style.manoeuvre == "reverse" else 0.0)
     assert wrap_angle(path.car_heading[-1] - want) == pytest.approx(0.0, abs=1e-9)
+    assert gym.make(entry.id).unwrapped.heading_aligned(path.car_heading[-1])  # the goal accepts it
     # the path is sampled without jumps and stays inside the walls
     assert np.diff(path.s).max() < 0.11
     assert lot.interior.contains(path.xy).all()
