@@ -11,6 +11,7 @@ GIF.
 from __future__ import annotations
 
 import math
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -27,6 +28,8 @@ from drivebench.eval.shifts import NONE, Shift, make_env, shifted_spec
 from drivebench.leaderboard import Suite
 from drivebench.report.data import EXPERT, MAP_CONDITION, Records
 from drivebench.scenarios import registry
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # frames are drawn off screen: no display (and no SDL warnings)
 
 MAX_GIFS = 4
 WIDTH = 300
