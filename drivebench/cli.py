@@ -242,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scenarios", default=None, help="comma-separated: only these of the official suite")
     run.add_argument("--agents", default=None, help="comma-separated: only these (expert, random, bc, dagger, ...)")
     run.add_argument("--episodes", type=positive_int, default=None,
-                     help="evaluation seeds per scenario and condition (default: the suite's 50)")
+                     help="evaluation seeds per scenario and condition (default: the suite's 50; 10 with "
+                          "--preset quick)")
     run.add_argument("--name", default=None, help="the report folder's name under reports/ (default: the preset)")
     run.add_argument("--report", type=Path, default=None, help="the report folder (default: reports/<name>)")
     add_execution_options(run)

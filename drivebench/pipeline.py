@@ -48,6 +48,10 @@ TRAIN_SECONDS = {
 the time-left estimate. Other presets are assumed to take QUICK_SECONDS."""
 QUICK_SECONDS = 3
 
+SMOKE_EPISODES = 10
+"""Evaluation seeds per scenario and condition of a run with a preset other than standard (a smoke run): its
+entries are scored on the first 10 official seeds, so `drivebench leaderboard` lists them as incomplete."""
+
 
 @dataclass(frozen=True)
 class TrainJob:
@@ -121,13 +125,15 @@ def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents:
         report_dir: Path | None = None, backend: str = "local", address: str | None = None,
         progress: bool = True, log=None) -> RunResult:
     """The whole benchmark (module docstring). `agents` narrows the entries (baselines and algorithms of the
-    suite); `scenarios` the suite's scenarios; `episodes` its seeds (for smoke runs: the leaderboard still
-    labels nothing as official unless the full suite ran)."""
+    suite); `scenarios` the suite's scenarios; `episodes` its seeds (default: the suite's, or SMOKE_EPISODES
+    for a preset other than standard; entries scored on fewer seeds are incomplete on the official leaderboard)."""
     from drivebench.data.record import ensure_default_demos
     from drivebench.executors import make_executor
 
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     start = time.perf_counter()
+    if episodes is None and preset != "standard":
+        episodes = SMOKE_EPISODES
     suite = leaderboard.official_suite().narrowed(scenarios, episodes)
     known = [*suite.baselines, *suite.algorithms]
     unknown = sorted(set(agents or []) - set(known))

@@ -66,3 +66,17 @@ def test_bad_arguments_fail_before_any_work(isolated, kwargs, message):
 
 def test_entry_names():
     assert pipeline.entry_name("bc", "standard") == "bc" and pipeline.entry_name("gail", "quick") == "gail-quick"
+
+
+def test_a_smoke_run_defaults_to_fewer_seeds(isolated, monkeypatch):
+    seen = {}
+
+    def stop(requests, *, seeds, **kwargs):
+        seen["seeds"] = list(seeds)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "evaluate_many", stop)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run(preset="quick", scenarios=["curve-gentle"], agents=["random"], db_path=isolated / "r.db",
+                     progress=False)
+    assert seen["seeds"] == leaderboard.official_suite().seeds[:pipeline.SMOKE_EPISODES]
