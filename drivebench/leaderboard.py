@@ -154,7 +154,8 @@ def _row(db: ResultsDB, suite: Suite, name: str, entry: dict) -> Row | None:
     if not indist:
         return None
     episodes = [r for records in indist.values() for r in records]
-    score = stats.mean_ci(_score_matrix(indist.values()))
+    scores = _score_matrix(indist.values())
+    score = stats.mean_ci(scores)
     success = stats.rate_ci([RATES["success_rate"](r.metrics) for r in episodes])
     nan = (float("nan"), float("nan"))
     offdist = stats.mean_ci(_score_matrix(shifted.values())) if shifted else None
@@ -173,7 +174,7 @@ def _row(db: ResultsDB, suite: Suite, name: str, entry: dict) -> Row | None:
     return Row(
         rank=0, agent=name, kind=entry["kind"], complete=complete, scenarios=len(indist), episodes=len(episodes),
         driving_score=score.value, driving_score_ci=(score.low, score.high),
-        iqm_driving_score=stats.iqm(_score_matrix(indist.values())),
+        iqm_driving_score=stats.iqm(scores),
         success_rate=success.value, success_rate_ci=(success.low, success.high),
         crash_rate=rate("crash_rate", episodes), offroad_rate=rate("offroad_rate", episodes),
         lane_departure_rate=rate("lane_departure_rate", episodes), invalid_rate=rate("invalid_rate", episodes),

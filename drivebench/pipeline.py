@@ -141,7 +141,8 @@ def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents:
         raise DrivebenchError(f"unknown agent {', '.join(unknown)}; the suite's agents are {', '.join(known)}")
     chosen = [a for a in known if not agents or a in agents]
     algos = [a for a in chosen if a in ALGORITHMS]
-    presets.load_preset(algos[0], preset, "curve") if algos else None  # an unknown preset fails here
+    for algo in algos:  # an unknown preset fails here, before any work
+        presets.load_preset(algo, preset, "curve")
 
     registry.discover()
     errors = registry.load_errors()

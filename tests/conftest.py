@@ -14,10 +14,13 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
+import math  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import drivebench  # noqa: E402,F401  (registers the shipped scenarios)
+from drivebench.eval.records import METRIC_FIELDS  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------- TOML writing
 def _toml_value(value) -> str:
@@ -120,3 +123,24 @@ def constant(action):
 @pytest.fixture
 def constant_policy():
     return constant
+
+
+# ---------------------------------------------------------------------------------------------- records
+def _same_record(a, b) -> None:
+    """Every identity field, every metric (NaN equal to NaN) and every trajectory array, exactly."""
+    for name in ("agent", "agent_hash", "scenario", "scenario_hash", "shift", "level", "seed", "invalid_reason"):
+        assert getattr(a, name) == getattr(b, name), name
+    for name in METRIC_FIELDS:
+        x, y = getattr(a.metrics, name), getattr(b.metrics, name)
+        assert x == y or (isinstance(x, float) and math.isnan(x) and math.isnan(y)), (a.seed, name, x, y)
+    np.testing.assert_array_equal(a.trajectory.poses, b.trajectory.poses)
+    assert list(a.trajectory.signals) == list(b.trajectory.signals)
+    for name in a.trajectory.signals:
+        np.testing.assert_array_equal(a.trajectory.signals[name], b.trajectory.signals[name], err_msg=name)
+
+
+
+@pytest.fixture
+def assert_same_record():
+    """assert_same_record(a, b): two EpisodeRecords are equal in identity, every metric and every trajectory array."""
+    return _same_record

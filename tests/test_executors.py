@@ -3,17 +3,14 @@ whose worker died, then a failure that names the task; the ray backend gives the
 from __future__ import annotations
 
 import logging
-import math
 import os
 import signal
 import sys
 
-import numpy as np
 import pytest
 
 from drivebench.errors import DrivebenchError
 from drivebench.eval.harness import Request, evaluate_many
-from drivebench.eval.records import METRIC_FIELDS, EpisodeRecord
 from drivebench.executors import LocalExecutor, TaskFailed, make_executor
 from drivebench.results.db import ResultsDB
 
@@ -49,19 +46,6 @@ def first_call_fails(marker: str, x: int, kill: bool) -> int:
 
 def calls(log) -> list[int]:
     return [int(line) for line in log.read_text().split()]
-
-
-def assert_same_record(a: EpisodeRecord, b: EpisodeRecord) -> None:
-    """Every identity field, every metric (NaN equal to NaN) and every trajectory array, exactly."""
-    for name in ("agent", "agent_hash", "scenario", "scenario_hash", "shift", "level", "seed", "invalid_reason"):
-        assert getattr(a, name) == getattr(b, name), name
-    for name in METRIC_FIELDS:
-        x, y = getattr(a.metrics, name), getattr(b.metrics, name)
-        assert x == y or (isinstance(x, float) and math.isnan(x) and math.isnan(y)), (a.seed, name, x, y)
-    np.testing.assert_array_equal(a.trajectory.poses, b.trajectory.poses)
-    assert list(a.trajectory.signals) == list(b.trajectory.signals)
-    for name in a.trajectory.signals:
-        np.testing.assert_array_equal(a.trajectory.signals[name], b.trajectory.signals[name], err_msg=name)
 
 
 # ---------------------------------------------------------------------------------------------- local
@@ -130,7 +114,7 @@ def ray_instance():
     ray.shutdown()
 
 
-def test_ray_gives_the_records_of_local(ray_instance, tmp_path):
+def test_ray_gives_the_records_of_local(ray_instance, tmp_path, assert_same_record):
     """A small evaluation (an expert and the random policy on curve-gentle, 4 seeds) on Ray, written to a results
     database by this process, equals the local in-process evaluation record for record: identity fields, every
     metric and every trajectory array."""

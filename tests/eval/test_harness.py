@@ -18,26 +18,12 @@ import pytest
 from drivebench.eval import harness
 from drivebench.eval.harness import Request, evaluate, evaluate_many, run_chunk
 from drivebench.eval.policies import load_policy
-from drivebench.eval.records import METRIC_FIELDS, EpisodeRecord
 from drivebench.eval.shifts import Shift, shifted_spec
 from drivebench.results.db import ResultsDB
 from drivebench.scenarios import registry
 from drivebench.scenarios.spec import spec_hash
 
 SEEDS = [1_000_005, 1_000_001, 1_000_003, 1_000_000, 1_000_004, 1_000_002]  # deliberately not sorted
-
-
-def assert_same_record(a: EpisodeRecord, b: EpisodeRecord) -> None:
-    """Every identity field, every metric (NaN equal to NaN) and every trajectory array, exactly."""
-    for name in ("agent", "agent_hash", "scenario", "scenario_hash", "shift", "level", "seed", "invalid_reason"):
-        assert getattr(a, name) == getattr(b, name), name
-    for name in METRIC_FIELDS:
-        x, y = getattr(a.metrics, name), getattr(b.metrics, name)
-        assert x == y or (isinstance(x, float) and math.isnan(x) and math.isnan(y)), (a.seed, name, x, y)
-    np.testing.assert_array_equal(a.trajectory.poses, b.trajectory.poses)
-    assert list(a.trajectory.signals) == list(b.trajectory.signals)
-    for name in a.trajectory.signals:
-        np.testing.assert_array_equal(a.trajectory.signals[name], b.trajectory.signals[name], err_msg=name)
 
 
 @pytest.fixture
@@ -83,7 +69,7 @@ def test_records_come_in_the_order_of_the_seeds():
     assert len({r.trajectory.poses[0, 0] for r in records}) == len(SEEDS)  # one distinct start per seed
 
 
-def test_records_do_not_depend_on_the_worker_count(monkeypatch):
+def test_records_do_not_depend_on_the_worker_count(monkeypatch, assert_same_record):
     """curve-traffic (IDM vehicles, a stateful scene): 1 worker runs all 6 seeds as one chunk in one env (one chunk
     per worker), 2 workers run chunks of 1 seed in other processes. The records must be identical."""
     chunks, real = [], harness.run_chunk
@@ -100,7 +86,7 @@ def test_records_do_not_depend_on_the_worker_count(monkeypatch):
     assert len({r.metrics.steps for r in one}) > 1  # the seeds really differ
 
 
-def test_a_chunk_gives_the_same_records_as_single_episodes():
+def test_a_chunk_gives_the_same_records_as_single_episodes(assert_same_record):
     spec_data = registry.get("curve-traffic").spec.model_dump(mode="json")
     together = run_chunk("random", spec_data, "none", 0, [1_000_000, 1_000_001, 1_000_002])
     alone = [run_chunk("random", spec_data, "none", 0, [seed])[0] for seed in (1_000_002, 1_000_000, 1_000_001)]
@@ -109,7 +95,7 @@ def test_a_chunk_gives_the_same_records_as_single_episodes():
 
 
 # ---------------------------------------------------------------------------------------------- results database
-def test_a_second_evaluate_adds_nothing_and_returns_equal_records(tmp_path, count_chunks):
+def test_a_second_evaluate_adds_nothing_and_returns_equal_records(tmp_path, count_chunks, assert_same_record):
     path = tmp_path / "results.db"
     seeds = SEEDS[:4]
     plain = evaluate("expert:tidy", "parking-empty", seeds=seeds, workers=1, progress=False)
@@ -140,7 +126,7 @@ def test_shifts_are_stored_apart(tmp_path):
     assert all(not np.array_equal(a.trajectory.poses, b.trajectory.poses) for a, b in zip(plain, shifted))
 
 
-def test_evaluate_many_matches_separate_evaluations():
+def test_evaluate_many_matches_separate_evaluations(assert_same_record):
     traffic = Shift("traffic", 1)
     requests = [Request("expert:cautious", "curve-gentle"), Request("random", "curve-gentle", traffic)]
     results = evaluate_many(requests, seeds=SEEDS[:3], workers=1, progress=False)
@@ -178,7 +164,7 @@ def stored(path) -> dict[int, tuple]:
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
-def test_resume_after_a_kill_runs_only_what_is_missing(tmp_path, count_chunks):
+def test_resume_after_a_kill_runs_only_what_is_missing(tmp_path, count_chunks, assert_same_record):
     """A run of 20 seeds (in chunks, each written when done) is killed once some chunks are stored; running it
     again completes it without duplicates and without rerunning the stored episodes."""
     n, path = 20, tmp_path / "results.db"
