@@ -10,6 +10,7 @@ not timed. Mean episode length is over the episodes that ended within the run ("
 """
 from __future__ import annotations
 
+import copy
 import os
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # before pygame is imported (by highway-env)
@@ -34,12 +35,13 @@ QUICK_STEPS = 200
 def run(env_id: str, policy_name: str, steps: int, seed: int, expert=None) -> dict:
     """Step `env_id` `steps` times with a random policy (expert=None) or an expert; return one table row."""
     env = gymnasium.make(env_id)
-    env.action_space.seed(seed)
+    actions = copy.deepcopy(env.action_space)  # highway-env rebuilds env.action_space, unseeded, at each reset
+    actions.seed(seed)
     lengths, length, episode = [], 0, 0
     start = time.perf_counter()
     env.reset(seed=seed)
     for _ in range(steps):
-        action = env.action_space.sample() if expert is None else expert.act(env)
+        action = actions.sample() if expert is None else expert.act(env)
         _, _, terminated, truncated, _ = env.step(action)
         length += 1
         if terminated or truncated:

@@ -41,11 +41,14 @@ TRAIN_SEED = 0
 """The leaderboard's agents are trained with this seed (data_efficiency.py and agent_quality.py vary it)."""
 
 TRAIN_SECONDS = {
-    ("bc", "curve"): 25, ("bc", "parking"): 40, ("dagger", "curve"): 70, ("dagger", "parking"): 130,
-    ("gail", "curve"): 150, ("gail", "parking"): 260, ("airl", "curve"): 150, ("airl", "parking"): 260,
+    ("bc", "curve"): 15, ("bc", "traffic"): 15, ("bc", "parking"): 25,
+    ("dagger", "curve"): 40, ("dagger", "traffic"): 60, ("dagger", "parking"): 60,
+    ("gail", "curve"): 60, ("gail", "traffic"): 180, ("gail", "parking"): 80,
+    ("airl", "curve"): 60, ("airl", "traffic"): 180, ("airl", "parking"): 80,
 }
-"""Standard-preset training time of one run on this project's 2-core machine [s] (BENCHMARKS.md): only for
-the time-left estimate. Other presets are assumed to take QUICK_SECONDS."""
+"""Standard-preset training time of one run on this project's 2-core machine [s] (BENCHMARKS.md), by scenario
+kind (curves with traffic apart: their IDM cars make each step 10x dearer). Used for the time-left estimate
+and to start the longest runs first. Other presets are assumed to take QUICK_SECONDS."""
 QUICK_SECONDS = 3
 
 SMOKE_EPISODES = 10
@@ -63,8 +66,8 @@ class TrainJob:
 
     @property
     def estimate(self) -> float:
-        family = registry.get(self.scenario).family
-        return TRAIN_SECONDS.get((self.algo, family), 60) if self.preset == "standard" else QUICK_SECONDS
+        spec = registry.get(self.scenario).spec
+        return TRAIN_SECONDS.get((self.algo, _kind(spec)), 60) if self.preset == "standard" else QUICK_SECONDS
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,7 @@ def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents:
 
     root = runs_dir()
     jobs = train_jobs(suite, algos, preset, root)
-    todo = [job for job in jobs if not (job.out / "agent.json").is_file()]
+    todo = sorted((job for job in jobs if not (job.out / "agent.json").is_file()), key=lambda job: -job.estimate)
     train_s = sum(job.estimate for job in todo)
     eval_s = _eval_estimate(suite, len(chosen))
     log(f"[3/5] training {len(todo)} of {len(jobs)} agents ({len(jobs) - len(todo)} already trained); "
@@ -214,15 +217,17 @@ def _entries(suite: Suite, chosen: list[str], jobs: list[TrainJob], preset: str)
     return out
 
 
-EPISODE_SECONDS = {"curve": 0.04, "parking": 0.12}
-"""Evaluation time of one episode in one worker [s], for the time-left estimate (traffic: TRAFFIC_SECONDS)."""
-TRAFFIC_SECONDS = 0.35
+EPISODE_SECONDS = {"curve": 0.03, "traffic": 0.25, "parking": 0.05}
+"""Evaluation time of one episode in one worker [s], by scenario kind, for the time-left estimate."""
+
+
+def _kind(spec) -> str:
+    """curve, traffic (a curve with other cars) or parking: what sets a scenario's cost per step."""
+    return "traffic" if getattr(spec, "traffic", None) and spec.traffic.count else spec.family
 
 
 def _eval_estimate(suite: Suite, agents: int) -> float:
-    specs = [registry.get(s).spec for s in suite.scenarios]
-    per_scenario = [TRAFFIC_SECONDS if getattr(spec, "traffic", None) and spec.traffic.count
-                    else EPISODE_SECONDS[spec.family] for spec in specs]
+    per_scenario = [EPISODE_SECONDS[_kind(registry.get(s).spec)] for s in suite.scenarios]
     return agents * len(suite.conditions) * suite.episodes * sum(per_scenario)
 
 

@@ -52,7 +52,8 @@ def fit(*, kind: str, demos, make_env, expert, hp: dict, rng: np.random.Generato
     net = reward_net(kind, venv.observation_space, venv.action_space)
     algorithm = GAIL if kind == "gail" else AIRL
     demo_batch = min(hp["demo_batch_size"], sum(ep.steps for ep in demos))  # a demo or two may hold fewer
-    trainer = algorithm(demonstrations=common.trajectories(demos), demo_batch_size=demo_batch,
+    trainer = algorithm(demonstrations=common.ShuffledBatches(common.transitions(demos), demo_batch, rng),
+                        demo_batch_size=demo_batch,
                         gen_replay_buffer_capacity=hp["n_steps"] * hp["n_envs"],
                         n_disc_updates_per_round=hp["disc_updates_per_round"], venv=venv, gen_algo=generator,
                         reward_net=net, allow_variable_horizon=True, init_tensorboard=False,

@@ -5,16 +5,35 @@ import time
 
 import numpy as np
 from imitation.algorithms import bc
+from imitation.data import types
+from torch.utils import data as torch_data
 
 from drivebench.agents import common
 from drivebench.agents.base import BudgetUsage, Fitted
 
 
-def trainer(env, demos, hp: dict, rng: np.random.Generator, policy=None) -> bc.BC:
-    """imitation's BC on the demos. The batch is hp['batch_size'] or, with fewer demo transitions than that
-    (a demo or two in a data-efficiency sweep), all of them."""
+class BC(bc.BC):
+    """imitation's BC, fed by common.ShuffledBatches: given transitions, or the transition DataLoader DAgger
+    builds each round, it batches them with its own rng instead of torch's DataLoader (same batches in
+    distribution, several times faster)."""
+
+    def __init__(self, *, rng: np.random.Generator, **kwargs):
+        self.batch_rng = rng  # set before imitation's __init__, which calls set_demonstrations
+        super().__init__(rng=rng, **kwargs)
+
+    def set_demonstrations(self, demonstrations) -> None:
+        if isinstance(demonstrations, torch_data.DataLoader):
+            demonstrations = demonstrations.dataset
+        if isinstance(demonstrations, types.TransitionsMinimal):
+            demonstrations = common.ShuffledBatches(demonstrations, self.minibatch_size, self.batch_rng)
+        super().set_demonstrations(demonstrations)
+
+
+def trainer(env, demos, hp: dict, rng: np.random.Generator, policy=None) -> BC:
+    """BC on the demos. The batch is hp['batch_size'] or, with fewer demo transitions than that (a demo or
+    two in a data-efficiency sweep), all of them."""
     data = common.transitions(demos)
-    return bc.BC(observation_space=env.observation_space, action_space=env.action_space, rng=rng,
+    return BC(observation_space=env.observation_space, action_space=env.action_space, rng=rng,
                  policy=policy or common.new_policy(env, demos, hp), demonstrations=data,
                  batch_size=min(hp["batch_size"], len(data)), optimizer_kwargs={"lr": hp["learning_rate"]},
                  ent_weight=hp["ent_weight"], l2_weight=hp["l2_weight"], device="cpu",

@@ -6,6 +6,7 @@ from typing import Callable
 
 import gymnasium
 import numpy as np
+import torch
 from imitation.data import rollout, types
 from imitation.data.wrappers import RolloutInfoWrapper
 from imitation.util import logger as imit_logger
@@ -23,6 +24,28 @@ def trajectories(demos: list[Episode]) -> list[types.Trajectory]:
 
 def transitions(demos: list[Episode]) -> types.Transitions:
     return rollout.flatten_trajectories(trajectories(demos))
+
+
+class ShuffledBatches:
+    """Minibatches of transitions, reshuffled with `rng` on every pass, the last partial batch dropped: what
+    imitation's DataLoader(shuffle=True, drop_last=True) yields, but indexed as whole tensors. The DataLoader
+    builds each batch one transition at a time (a dataclass per item, then collates them), which made it
+    ~40% of BC's training time for 256-transition batches. Yields mappings with obs, acts, next_obs, dones."""
+
+    def __init__(self, data: types.Transitions, batch_size: int, rng: np.random.Generator):
+        if len(data) < batch_size:
+            raise ValueError(f"{len(data)} transitions cannot fill a batch of {batch_size}")
+        self.fields = {name: torch.tensor(getattr(data, name)) for name in ("obs", "acts", "next_obs", "dones")}
+        self.batch_size, self.rng, self.size = batch_size, rng, len(data)
+
+    def __iter__(self):
+        order = torch.as_tensor(self.rng.permutation(self.size))
+        for start in range(0, self.size - self.batch_size + 1, self.batch_size):
+            index = order[start:start + self.batch_size]
+            yield {name: values[index] for name, values in self.fields.items()}
+
+    def __len__(self) -> int:
+        return self.size // self.batch_size
 
 
 def vec_env(make_env: Callable[[], gymnasium.Env], n_envs: int, seed: int) -> DummyVecEnv:

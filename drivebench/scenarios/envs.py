@@ -31,9 +31,10 @@ from highway_env.road.road import Road, RoadNetwork
 from highway_env.vehicle.behavior import IDMVehicle
 from highway_env.vehicle.graphics import VehicleGraphics
 from highway_env.vehicle.kinematics import Vehicle
-from highway_env.vehicle.objects import Landmark, Obstacle
+from highway_env.vehicle.objects import Landmark
 
 from drivebench.scenarios import roads
+from drivebench.scenarios.fastsim import EgoVehicle, LaneNetwork, StaticObstacle
 from drivebench.scenarios.spec import CurveScenario, ParkingScenario, parse_spec
 
 CAR_LENGTH, CAR_WIDTH = Vehicle.LENGTH, Vehicle.WIDTH  # [m]
@@ -236,7 +237,7 @@ class CurveEnv(ScenarioEnv):
         """One highway-env lane per (segment, lane), following the centreline (StraightLane / CircularLane)."""
         road = self.scenario.road
         offsets = roads.lane_offsets(road)
-        net = RoadNetwork()
+        net = LaneNetwork()
         c, s, n = LineType.CONTINUOUS, LineType.STRIPED, road.lanes
         for i, piece in enumerate(self.centreline.pieces):
             for k, off in enumerate(offsets):
@@ -272,7 +273,7 @@ class CurveEnv(ScenarioEnv):
         d = offsets[lane] + rng.uniform(*start.lateral_offset)
         _, _, th = self.centreline.pose(s)
         heading = th + math.radians(rng.uniform(*start.heading_deg))
-        ego = self.action_type.vehicle_class(self.road, self.centreline.point(s, d), heading, rng.uniform(*start.speed))
+        ego = EgoVehicle(self.road, self.centreline.point(s, d), heading, rng.uniform(*start.speed))
         self.road.vehicles.append(ego)
         self.vehicle = ego
         self.set_progress_reference()
@@ -380,7 +381,7 @@ class ParkingEnv(ScenarioEnv):
 
     def build_network(self) -> RoadNetwork:
         """Lanes only draw the bay lines (and give highway-env a lane to attach the car to)."""
-        net = RoadNetwork()
+        net = LaneNetwork()
         c, n = LineType.CONTINUOUS, LineType.NONE
         for bay in self.lot.bays:
             r = bay.rect
@@ -411,9 +412,7 @@ class ParkingEnv(ScenarioEnv):
             r = self.lot.bay(bay_id).rect
             self.parked.append(roads.Rect(r.x, r.y, CAR_LENGTH, CAR_WIDTH, r.heading))
         for rect in [*self.parked, *self.lot.walls]:
-            obstacle = Obstacle(self.road, [rect.x, rect.y], heading=rect.heading)
-            obstacle.LENGTH, obstacle.WIDTH = rect.length, rect.width
-            obstacle.diagonal = math.hypot(rect.length, rect.width)
+            obstacle = StaticObstacle(self.road, [rect.x, rect.y], rect.heading, rect.length, rect.width)
             obstacle.is_parked_car = rect in self.parked
             self.road.objects.append(obstacle)
         self.other_bays = roads.rect_table([b.rect for b in self.lot.bays if b.id != self.goal_bay.id])
@@ -422,7 +421,7 @@ class ParkingEnv(ScenarioEnv):
         g = self.goal_bay.rect
         self.road.objects.append(Landmark(self.road, [g.x, g.y], heading=g.heading))
         st = spec.start
-        ego = self.action_type.vehicle_class(self.road, [rng.uniform(*st.x), rng.uniform(*st.y)],
+        ego = EgoVehicle(self.road, [rng.uniform(*st.x), rng.uniform(*st.y)],
                                              math.radians(rng.uniform(*st.heading_deg)), rng.uniform(*st.speed))
         self.road.vehicles.append(ego)
         self.vehicle = ego
