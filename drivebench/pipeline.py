@@ -43,8 +43,8 @@ TRAIN_SEED = 0
 TRAIN_SECONDS = {
     ("bc", "curve"): 15, ("bc", "traffic"): 15, ("bc", "parking"): 25,
     ("dagger", "curve"): 40, ("dagger", "traffic"): 60, ("dagger", "parking"): 60,
-    ("gail", "curve"): 60, ("gail", "traffic"): 180, ("gail", "parking"): 80,
-    ("airl", "curve"): 60, ("airl", "traffic"): 180, ("airl", "parking"): 80,
+    ("gail", "curve"): 45, ("gail", "traffic"): 95, ("gail", "parking"): 55,
+    ("airl", "curve"): 45, ("airl", "traffic"): 95, ("airl", "parking"): 60,
 }
 """Standard-preset training time of one run on this project's 2-core machine [s] (BENCHMARKS.md), by scenario
 kind (curves with traffic apart: their IDM cars make each step 10x dearer). Used for the time-left estimate
