@@ -5,10 +5,14 @@ driving score, and the training budget spent.
 
     python benchmarks/agent_quality.py --algo dagger [--scenarios curve-gentle,curve-s-bend] [--seeds 0,1]
                                        [--episodes 50] [--preset standard] [--out runs/quality]
+                                       [--set env_steps=51200 --set ppo_learning_rate=3e-5 ...]
+
+`--set KEY=VALUE` overrides one of the preset's hyperparameters (a tuning sweep without editing presets.toml).
 """
 from __future__ import annotations
 
 import argparse
+import tomllib
 
 from drivebench.agents.train import ALGORITHMS, train
 from drivebench.eval.harness import Request, evaluate_many
@@ -26,12 +30,15 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=50)
     parser.add_argument("--preset", default="standard")
     parser.add_argument("--out", default="runs/quality")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a preset hyperparameter (repeatable)")
     args = parser.parse_args()
+    overrides = dict(_override(item) for item in args.set)
     shifts = (NONE, parse_shift("start_offset:2"))
     for scenario in args.scenarios.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
             result = train(args.algo, scenario, out=f"{args.out}/{args.algo}/{scenario}/seed{seed}", seed=seed,
-                           preset=args.preset, progress=False)
+                           preset=args.preset, progress=False, overrides=overrides)
             requests = [Request(str(result.out), scenario, shift) for shift in shifts]
             for request, records in evaluate_many(requests, seeds=eval_seeds(args.episodes), workers=1,
                                                   progress=False).items():
@@ -43,6 +50,17 @@ def main() -> None:
                       f"off-road {s['offroad_rate']['mean']:.2f} fail {fail:.2f} "
                       f"score {s['driving_score']['mean']:5.1f}  train {u.wall_time:.0f} s, {u.gradient_steps} "
                       f"gradient steps, {u.env_steps} env steps, {u.expert_queries} expert queries", flush=True)
+
+
+def _override(item: str) -> tuple[str, object]:
+    """KEY=VALUE with VALUE read as TOML (numbers, booleans, [lists]); a bare word stays a string."""
+    key, sep, value = item.partition("=")
+    if not sep:
+        raise SystemExit(f"--set {item!r}: expected KEY=VALUE, e.g. --set env_steps=51200")
+    try:
+        return key, tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return key, value
 
 
 if __name__ == "__main__":

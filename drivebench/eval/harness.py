@@ -130,13 +130,13 @@ def run_chunk(agent: str, spec_data: dict, shift_name: str, level: int, seeds: l
     if time_limit is not None:
         policy = time_limited(policy, time_limit)
     spec, shift = parse_spec(spec_data), Shift(shift_name, level)
-    env = make_env(spec, shift)
+    env, scenario_hash = make_env(spec, shift), spec_hash(spec)
     records = []
     for seed in seeds:
         policy.reset(seed)
         episode = run_episode(env, policy.act, seed, stop_when_stuck=True)
         records.append(EpisodeRecord(
-            agent=agent, agent_hash=policy.agent_hash, scenario=spec.name, scenario_hash=spec_hash(spec),
+            agent=agent, agent_hash=policy.agent_hash, scenario=spec.name, scenario_hash=scenario_hash,
             shift=shift_name, level=level, seed=seed, metrics=episode_metrics(episode, spec),
             trajectory=Trajectory(episode.poses, episode.signals), invalid_reason=episode.invalid_reason))
     env.close()
