@@ -6,6 +6,11 @@ over training seeds with a 95% bootstrap interval across them. The demos are the
 max(N) episodes recorded on demo seeds 0, 1, ... (so the default 20-episode sets are a prefix of it). Writes a
 CSV and a plot (one panel per scenario, one line per algorithm) to `--out`.
 
+Resumable: a run whose checkpoint in `--out` was trained with the same algorithm, hyperparameters, demos and seed is
+not trained again, and evaluations go through a results database in `--out`, so running the command again (after
+a kill, or with more scenarios, algorithms or counts) only does what is missing. Several processes may share one
+`--out` when they split the work by scenario or algorithm; a last run over everything then writes the whole table.
+
     python benchmarks/data_efficiency.py [--scenarios curve-gentle,parking-empty] [--algos bc,dagger,gail,airl]
         [--demos 1,2,4,8,16,32] [--seeds 0,1,2] [--episodes 50] [--preset standard] [--out runs/data_efficiency]
     python benchmarks/data_efficiency.py --quick    # a few seconds' smoke run of the whole pipeline
@@ -21,10 +26,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from drivebench.agents import checkpoints, presets  # noqa: E402
 from drivebench.agents.train import ALGORITHMS, train  # noqa: E402
 from drivebench.data import record, store  # noqa: E402
 from drivebench.eval import stats  # noqa: E402
 from drivebench.eval.harness import evaluate  # noqa: E402
+from drivebench.results.db import ResultsDB  # noqa: E402
 from drivebench.experts.registry import experts_for  # noqa: E402
 from drivebench.scenarios import registry  # noqa: E402
 from drivebench.seeds import eval_seeds  # noqa: E402
@@ -37,6 +44,18 @@ def demo_set(root: Path, scenario: str, episodes: int) -> Path:
     if not (folder / store.MANIFEST_FILE).exists() or len(store.read_manifest(folder)["seeds"]) < episodes:
         record.record(scenario, expert, episodes=episodes, seed=0, root=root, progress=False)
     return folder
+
+
+def trained(algo: str, scenario: str, out: Path, *, demos: Path, preset: str, seed: int, n: int) -> Path:
+    """The checkpoint of one sweep cell: the one already in `out` if it was trained with these settings."""
+    hp = {**presets.load_preset(algo, preset, registry.get(scenario).family), "demos": n}
+    if checkpoints.is_checkpoint(out):
+        config = checkpoints.read_config(out)
+        if (config["algo"], config["hyperparameters"], config["seed"], config["demos"]["data_sha256"]) == (
+                algo, hp, seed, store.read_manifest(demos)["files"][store.DATA_FILE]["sha256"]):
+            return out
+    return train(algo, scenario, out=out, demos=demos, preset=preset, seed=seed, overrides={"demos": n},
+                 progress=False).out
 
 
 def main() -> None:
@@ -55,16 +74,17 @@ def main() -> None:
     counts = [int(n) for n in args.demos.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = []
+    args.out.mkdir(parents=True, exist_ok=True)
+    db = ResultsDB(args.out / "results.db")
     for scenario in args.scenarios.split(","):
         demos = demo_set(args.out / "demos", scenario, max(counts))
         for algo in args.algos.split(","):
             for n in counts:
                 rates = []
                 for seed in seeds:
-                    result = train(algo, scenario, out=args.out / "agents" / scenario / algo / f"{n}-{seed}",
-                                   demos=demos, preset=args.preset, seed=seed, overrides={"demos": n},
-                                   progress=False)
-                    records = evaluate(str(result.out), scenario, seeds=eval_seeds(args.episodes), workers=1,
+                    agent = trained(algo, scenario, args.out / "agents" / scenario / algo / f"{n}-{seed}",
+                                    demos=demos, preset=args.preset, seed=seed, n=n)
+                    records = evaluate(str(agent), scenario, seeds=eval_seeds(args.episodes), workers=1, db=db,
                                        progress=False)
                     rates.append(sum(r.metrics.success for r in records) / len(records))
                 est = stats.bootstrap_ci(rates)
@@ -72,7 +92,7 @@ def main() -> None:
                              "success": est.value, "ci_low": est.low, "ci_high": est.high})
                 print(f"{scenario:16} {algo:7} {n:3d} demos  success {est.value:.2f} [{est.low:.2f}, "
                       f"{est.high:.2f}] over {len(rates)} training seeds", flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
+    db.close()
     with open(args.out / "data_efficiency.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()

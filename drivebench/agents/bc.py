@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import torch
 from imitation.algorithms import bc
 from imitation.data import types
 from torch.utils import data as torch_data
@@ -40,12 +41,26 @@ def trainer(env, demos, hp: dict, rng: np.random.Generator, policy=None) -> BC:
                  custom_logger=common.silent_logger())
 
 
+LR_SCHEDULES = {
+    "constant": lambda fraction: 1.0,
+    "linear": lambda fraction: 1.0 - fraction,  # to 0 at the last batch: the final iterate is the converged one
+}
+"""Learning-rate factor against the fraction of the gradient steps taken (hp['lr_schedule'])."""
+
+
+def train(learner: BC, n_batches: int, schedule: str = "constant", progress: bool = True) -> None:
+    """learner.train for n_batches, with the learning rate following LR_SCHEDULES[schedule]."""
+    factor = LR_SCHEDULES[schedule]
+    scheduler = torch.optim.lr_scheduler.LambdaLR(learner.optimizer, lambda k: factor(min(k / n_batches, 1.0)))
+    learner.train(n_batches=n_batches, progress_bar=progress, on_batch_end=scheduler.step)
+
+
 def fit(*, demos, make_env, expert, hp: dict, rng: np.random.Generator, seed: int, progress: bool = True):
     """Train on the demos for hp['gradient_steps'] batches; returns (policy, BudgetUsage)."""
     start = time.perf_counter()
     env = make_env()
     learner = trainer(env, demos, hp, rng)
-    learner.train(n_batches=hp["gradient_steps"], progress_bar=progress)
+    train(learner, hp["gradient_steps"], hp["lr_schedule"], progress)
     return Fitted(learner.policy, BudgetUsage(env_steps=0, expert_queries=0, gradient_steps=hp["gradient_steps"],
                                               demo_transitions=sum(ep.steps for ep in demos),
                                               demo_episodes=len(demos), wall_time=time.perf_counter() - start))

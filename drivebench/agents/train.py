@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +83,10 @@ def train(algo: str, scenario: str, *, out: str | Path, demos: str | Path | None
     episodes = demo_set.successful()[: hp["demos"]]
     if not episodes:
         raise DrivebenchError(f"{demo_path}: no successful demo episodes to learn from")
+    if len(episodes) < hp["demos"]:
+        warnings.warn(f"{demo_path}: {len(episodes)} successful demos, fewer than the {hp['demos']} that {algo} "
+                      f"{preset} asks for; training on {len(episodes)} (record more with `drivebench record "
+                      f"--episodes {hp['demos']}`)", stacklevel=2)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     torch.set_num_threads(1)  # the same arithmetic on every machine, and parallel runs do not oversubscribe

@@ -16,7 +16,10 @@ from drivebench.scenarios import registry
 from drivebench.seeds import DEMO_SEEDS
 
 DEFAULT_EPISODES = 20
-"""Episodes per (scenario, expert) in the default demo set: small enough for git, regenerable bit for bit."""
+"""Episodes per (scenario, expert) in a default demo set: small enough for git, regenerable bit for bit."""
+TRAINING_EPISODES = 50
+"""Episodes in the default set of each scenario's first expert, the one the agents learn from: as many as the
+standard presets ask for (BC: 50; agents/presets.toml)."""
 
 
 def record(scenario: str, expert: str, episodes: int | None = None, seed: int = 0,
@@ -61,9 +64,10 @@ def expert_record(expert) -> dict:
             "style": dataclasses.asdict(expert.style)}
 
 
-def default_demo_sets() -> list[tuple[str, str]]:
-    """(scenario name, expert id) for every scenario and every expert meant for it."""
-    return [(e.name, ex.id) for e in registry.entries() for ex in experts_for(e.spec)]
+def default_demo_sets() -> list[tuple[str, str, int]]:
+    """(scenario name, expert id, episodes) for every scenario and every expert meant for it."""
+    return [(e.name, ex.id, TRAINING_EPISODES if i == 0 else DEFAULT_EPISODES)
+            for e in registry.entries() for i, ex in enumerate(experts_for(e.spec))]
 
 
 def stale_because(folder: Path, scenario: str, expert: str) -> str | None:
@@ -79,21 +83,26 @@ def stale_because(folder: Path, scenario: str, expert: str) -> str | None:
 
 
 def ensure_default_demos(root: Path | None = None, progress: bool = True) -> list[tuple[str, str, str]]:
-    """Record the default demo sets that are missing or stale (same seeds as before); verify the others.
+    """Record the default demo sets that are missing, stale or short of episodes (from the same first seed as
+    before); verify the others.
 
-    Returns (scenario, expert, what happened) rows: 'recorded', 're-recorded (... changed)' or 'verified'.
+    Returns (scenario, expert, what happened) rows: 'recorded', 're-recorded (... changed)',
+    're-recorded (N episodes, M wanted)' or 'verified'.
     """
     root = root or expert_data_dir()
     done = []
-    for scenario, expert in default_demo_sets():
+    for scenario, expert, episodes in default_demo_sets():
         folder = store.demo_dir(root, scenario, expert)
         if not (folder / store.MANIFEST_FILE).exists():
-            record(scenario, expert, root=root, progress=progress)
+            record(scenario, expert, episodes=episodes, root=root, progress=progress)
             done.append((scenario, expert, "recorded"))
         elif why := stale_because(folder, scenario, expert):
             seeds = store.read_manifest_raw(folder)["seeds"]
-            record(scenario, expert, episodes=len(seeds), seed=seeds[0], root=root, progress=progress)
+            record(scenario, expert, episodes=max(episodes, len(seeds)), seed=seeds[0], root=root, progress=progress)
             done.append((scenario, expert, f"re-recorded ({why} changed)"))
+        elif len(seeds := store.read_manifest(folder)["seeds"]) < episodes:
+            record(scenario, expert, episodes=episodes, seed=seeds[0], root=root, progress=progress)
+            done.append((scenario, expert, f"re-recorded ({len(seeds)} episodes, {episodes} wanted)"))
         else:
             done.append((scenario, expert, "verified"))
     return done

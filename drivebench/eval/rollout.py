@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from typing import Callable
 
@@ -56,8 +57,9 @@ def run_episode(env: gymnasium.Env, policy: Policy, seed: int, *, stop_when_stuc
     """
     obs, info = env.reset(seed=seed)
     names = [name for name, _ in env.unwrapped.SIGNALS]
+    row = operator.itemgetter("x", "y", "heading", "speed", *names)  # what is kept of each step's info
     dt = 1.0 / env.unwrapped.config["policy_frequency"]
-    observations, actions, rewards, infos = [obs], [], [], [info]
+    observations, actions, rewards, rows = [obs], [], [], [row(info)]
     watch = events.StuckWatch(dt)
     watch.update(info["progress"])
     termination, reason = None, ""
@@ -70,15 +72,15 @@ def run_episode(env: gymnasium.Env, policy: Policy, seed: int, *, stop_when_stuc
         observations.append(obs)
         actions.append(action)
         rewards.append(reward)
-        infos.append(info)
+        rows.append(row(info))
         if terminated or truncated:
             termination = info["termination"]
         elif watch.update(info["progress"]) and stop_when_stuck:
             termination = "stuck"
-    poses = np.array([[i["x"], i["y"], i["heading"], i["speed"]] for i in infos], np.float32)
-    signals = {name: np.array([i[name] for i in infos], np.float32) for name in names}
+    table = np.array(rows, np.float32)  # one row per observation: the pose, then the signals
+    signals = {name: table[:, 4 + i] for i, name in enumerate(names)}
     return Episode(seed, np.asarray(observations, np.float32), np.asarray(actions, np.float32).reshape(-1, 2),
-                   np.asarray(rewards, np.float32), poses, signals, termination, reason)
+                   np.asarray(rewards, np.float32), table[:, :4], signals, termination, reason)
 
 
 def _checked(policy: Policy, env: gymnasium.Env, obs: np.ndarray) -> tuple[np.ndarray | None, str]:

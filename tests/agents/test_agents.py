@@ -187,3 +187,22 @@ def test_reward_from_needs_an_airl_agent(trained, tmp_path):
         train("ppo", "curve-gentle", out=tmp_path / "c", preset="quick")
     with pytest.raises(DrivebenchError, match="is for --algo ppo"):
         train("bc", "curve-gentle", out=tmp_path / "d", preset="quick", reward_from=airl)
+
+
+@pytest.mark.parametrize("schedule, final_lr", [("constant", 1e-3), ("linear", 0.0)])
+def test_bc_learning_rate_follows_its_schedule(schedule, final_lr):
+    """lr_schedule = "linear" takes BC's learning rate from its preset value to 0 over the gradient steps."""
+    from drivebench.agents import bc
+    from drivebench.data import store
+    from drivebench.scenarios.envs import FAMILIES
+
+    demos = store.load(REPO_ROOT / "expert_data" / "curve-gentle" / "cautious").successful()[:2]
+    hp = {**presets.load_preset("bc", "quick", "curve"), "learning_rate": 1e-3}
+    learner = bc.trainer(FAMILIES["curve"](registry.get("curve-gentle").spec), demos, hp, np.random.default_rng(0))
+    bc.train(learner, 10, schedule, progress=False)
+    assert learner.optimizer.param_groups[0]["lr"] == pytest.approx(final_lr)
+
+
+def test_fewer_demos_than_the_preset_asks_for_warns(tmp_path):
+    with pytest.warns(UserWarning, match="fewer than the 500"):
+        train("bc", "curve-gentle", out=tmp_path / "x", preset="quick", overrides={"demos": 500}, progress=False)

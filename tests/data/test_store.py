@@ -103,10 +103,13 @@ def test_record_rejects_bad_requests(tmp_path):
 
 
 def test_ensure_default_demos_records_verifies_and_refreshes(tmp_path, monkeypatch):
-    monkeypatch.setattr(record, "default_demo_sets", lambda: [("parking-empty", "expert:tidy")])
-    monkeypatch.setattr(record, "DEFAULT_EPISODES", 1)
+    wanted = {"episodes": 1}
+    monkeypatch.setattr(record, "default_demo_sets", lambda: [("parking-empty", "expert:tidy", wanted["episodes"])])
     assert record.ensure_default_demos(tmp_path, progress=False) == [("parking-empty", "expert:tidy", "recorded")]
     assert record.ensure_default_demos(tmp_path, progress=False)[0][2] == "verified"
+    wanted["episodes"] = 2  # a preset now asks for more demos than the set holds
+    assert record.ensure_default_demos(tmp_path, progress=False)[0][2] == "re-recorded (1 episodes, 2 wanted)"
+    assert store.read_manifest(tmp_path / "parking-empty" / "tidy")["seeds"] == [0, 1]
     monkeypatch.setattr(record, "EXPERT_VERSION", 999)
     assert record.ensure_default_demos(tmp_path, progress=False)[0][2] == "re-recorded (expert changed)"
     data = tmp_path / "parking-empty" / "tidy" / store.DATA_FILE
@@ -117,9 +120,10 @@ def test_ensure_default_demos_records_verifies_and_refreshes(tmp_path, monkeypat
 
 def test_shipped_default_demos_are_complete_and_current():
     """expert_data/ in the repository holds every default set, intact and made by today's experts and specs."""
-    for scenario, expert in record.default_demo_sets():
+    for scenario, expert, episodes in record.default_demo_sets():
         folder = store.demo_dir(expert_data_dir(), scenario, expert)
         manifest = store.verify(folder)
+        assert len(manifest["seeds"]) >= episodes, folder
         assert manifest["scenario"]["spec_hash"] == registry.get(scenario).hash, folder
         assert manifest["expert"] == record.expert_record(record.get_expert(expert)), folder
         assert all(e["termination"] == "arrived" for e in manifest["episodes"]), folder
