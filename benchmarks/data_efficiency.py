@@ -13,6 +13,7 @@ a kill, or with more scenarios, algorithms or counts) only does what is missing.
 
     python benchmarks/data_efficiency.py [--scenarios curve-gentle,parking-empty] [--algos bc,dagger,gail,airl]
         [--demos 1,2,4,8,16,32] [--seeds 0,1,2] [--episodes 50] [--preset standard] [--out runs/data_efficiency]
+        [--only-cached]     # tabulate and plot what --out already holds, training nothing
     python benchmarks/data_efficiency.py --quick    # a few seconds' smoke run of the whole pipeline
 """
 from __future__ import annotations
@@ -46,14 +47,18 @@ def demo_set(root: Path, scenario: str, episodes: int) -> Path:
     return folder
 
 
-def trained(algo: str, scenario: str, out: Path, *, demos: Path, preset: str, seed: int, n: int) -> Path:
-    """The checkpoint of one sweep cell: the one already in `out` if it was trained with these settings."""
+def trained(algo: str, scenario: str, out: Path, *, demos: Path, preset: str, seed: int, n: int,
+            only_cached: bool = False) -> Path | None:
+    """The checkpoint of one sweep cell: the one already in `out` if it was trained with these settings, else a
+    new one (or None with `only_cached`)."""
     hp = {**presets.load_preset(algo, preset, registry.get(scenario).family), "demos": n}
     if checkpoints.is_checkpoint(out):
         config = checkpoints.read_config(out)
         if (config["algo"], config["hyperparameters"], config["seed"], config["demos"]["data_sha256"]) == (
                 algo, hp, seed, store.read_manifest(demos)["files"][store.DATA_FILE]["sha256"]):
             return out
+    if only_cached:
+        return None
     return train(algo, scenario, out=out, demos=demos, preset=preset, seed=seed, overrides={"demos": n},
                  progress=False).out
 
@@ -68,6 +73,8 @@ def main() -> None:
     parser.add_argument("--preset", default="standard")
     parser.add_argument("--out", type=Path, default=Path("runs/data_efficiency"))
     parser.add_argument("--quick", action="store_true", help="demos 1,4; one seed; 5 episodes; quick preset")
+    parser.add_argument("--only-cached", action="store_true",
+                        help="train nothing: tabulate the cells whose checkpoints are already in --out")
     args = parser.parse_args()
     if args.quick:
         args.demos, args.seeds, args.episodes, args.preset = "1,4", "0", 5, "quick"
@@ -83,16 +90,23 @@ def main() -> None:
                 rates = []
                 for seed in seeds:
                     agent = trained(algo, scenario, args.out / "agents" / scenario / algo / f"{n}-{seed}",
-                                    demos=demos, preset=args.preset, seed=seed, n=n)
+                                    demos=demos, preset=args.preset, seed=seed, n=n, only_cached=args.only_cached)
+                    if agent is None:
+                        continue
                     records = evaluate(str(agent), scenario, seeds=eval_seeds(args.episodes), workers=1, db=db,
                                        progress=False)
                     rates.append(sum(r.metrics.success for r in records) / len(records))
+                if not rates:
+                    print(f"{scenario:16} {algo:7} {n:3d} demos  not run", flush=True)
+                    continue
                 est = stats.bootstrap_ci(rates)
                 rows.append({"scenario": scenario, "algo": algo, "demos": n, "seeds": len(rates),
                              "success": est.value, "ci_low": est.low, "ci_high": est.high})
                 print(f"{scenario:16} {algo:7} {n:3d} demos  success {est.value:.2f} [{est.low:.2f}, "
                       f"{est.high:.2f}] over {len(rates)} training seeds", flush=True)
     db.close()
+    if not rows:
+        raise SystemExit(f"nothing to tabulate: no trained cells in {args.out}")
     with open(args.out / "data_efficiency.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -112,13 +126,14 @@ def plot(rows: list[dict], path: Path, subtitle: str) -> None:
             ax.plot(x, [r["success"] for r in pts], marker="o", label=algo)
             ax.fill_between(x, [r["ci_low"] for r in pts], [r["ci_high"] for r in pts], alpha=0.2)
         ax.set_xscale("log", base=2)
-        ax.set_xticks(x, [str(n) for n in x])
+        counts = sorted({r["demos"] for r in rows if r["scenario"] == scenario})
+        ax.set_xticks(counts, [str(n) for n in counts])
         ax.set_title(scenario)
         ax.set_xlabel("demos (episodes)")
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("success rate (in distribution)")
-    axes[0][-1].legend(loc="lower right")
+    axes[0][-1].legend(loc="best")
     fig.suptitle(f"Success vs demos\n{subtitle}; bands: 95% CI over training seeds", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
