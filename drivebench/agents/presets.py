@@ -29,6 +29,12 @@ def load_preset(algo: str, preset: str, family: str) -> dict:
     return {**{k: v for k, v in base.items() if k not in FAMILIES}, **base.get(family, {})}
 
 
+def most_demos(preset: str, family: str) -> int:
+    """The most demos any algorithm's `preset` asks for on a scenario `family`: what a default demo set holds."""
+    return max(load_preset(algo, preset, family).get("demos", 0) for algo, presets in _table().items()
+               if preset in presets)
+
+
 def budget(hp: dict) -> TrainBudget:
     """The TrainBudget a preset allows (kinds it does not name are 0)."""
     return TrainBudget(**{f.name: int(hp.get(f.name, 0)) for f in fields(TrainBudget)})

@@ -7,6 +7,7 @@ from pathlib import Path
 import gymnasium
 from tqdm import tqdm
 
+from drivebench.agents.presets import most_demos
 from drivebench.data import store
 from drivebench.errors import DrivebenchError
 from drivebench.eval.rollout import expert_policy, run_episode
@@ -17,9 +18,6 @@ from drivebench.seeds import DEMO_SEEDS
 
 DEFAULT_EPISODES = 20
 """Episodes per (scenario, expert) in a default demo set: small enough for git, regenerable bit for bit."""
-TRAINING_EPISODES = 50
-"""Episodes in the default set of each scenario's first expert, the one the agents learn from: as many as the
-standard presets ask for (BC: 50; agents/presets.toml)."""
 
 
 def record(scenario: str, expert: str, episodes: int | None = None, seed: int = 0,
@@ -65,8 +63,10 @@ def expert_record(expert) -> dict:
 
 
 def default_demo_sets() -> list[tuple[str, str, int]]:
-    """(scenario name, expert id, episodes) for every scenario and every expert meant for it."""
-    return [(e.name, ex.id, TRAINING_EPISODES if i == 0 else DEFAULT_EPISODES)
+    """(scenario name, expert id, episodes) for every scenario and every expert meant for it. The set of a
+    scenario's first expert, the one the agents learn from, holds as many episodes as the standard presets ask
+    for (agents/presets.toml; at least DEFAULT_EPISODES)."""
+    return [(e.name, ex.id, max(DEFAULT_EPISODES, most_demos("standard", e.family)) if i == 0 else DEFAULT_EPISODES)
             for e in registry.entries() for i, ex in enumerate(experts_for(e.spec))]
 
 
