@@ -131,16 +131,20 @@ def run_chunk(agent: str, spec_data: dict, shift_name: str, level: int, seeds: l
         policy = time_limited(policy, time_limit)
     spec, shift = parse_spec(spec_data), Shift(shift_name, level)
     env, scenario_hash = make_env(spec, shift), spec_hash(spec)
-    records = []
-    for seed in seeds:
-        policy.reset(seed)
-        episode = run_episode(env, policy.act, seed, stop_when_stuck=True)
-        records.append(EpisodeRecord(
-            agent=agent, agent_hash=policy.agent_hash, scenario=spec.name, scenario_hash=scenario_hash,
-            shift=shift_name, level=level, seed=seed, metrics=episode_metrics(episode, spec),
-            trajectory=Trajectory(episode.poses, episode.signals), invalid_reason=episode.invalid_reason))
+    records = [episode_record(agent, policy, env, spec, scenario_hash, shift, seed) for seed in seeds]
     env.close()
     return records
+
+
+def episode_record(agent: str, policy: LoadedPolicy, env, spec, scenario_hash: str, shift: Shift,
+                   seed: int) -> EpisodeRecord:
+    """One episode of `policy` in `env` (built from `spec` under `shift`), scored and recorded."""
+    policy.reset(seed)
+    episode = run_episode(env, policy.act, seed, stop_when_stuck=True)
+    return EpisodeRecord(
+        agent=agent, agent_hash=policy.agent_hash, scenario=spec.name, scenario_hash=scenario_hash,
+        shift=shift.name, level=shift.level, seed=seed, metrics=episode_metrics(episode, spec),
+        trajectory=Trajectory(episode.poses, episode.signals), invalid_reason=episode.invalid_reason)
 
 
 def _single_threaded_torch() -> None:
