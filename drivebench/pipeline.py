@@ -18,7 +18,6 @@ import json
 import os
 import sys
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,9 +117,7 @@ def _train(job: TrainJob) -> Path:
     progress."""
     from drivebench.agents.train import train
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # imitation's BC logs a tensor that requires grad
-        return train(job.algo, job.scenario, out=job.out, preset=job.preset, seed=TRAIN_SEED, progress=False).out
+    return train(job.algo, job.scenario, out=job.out, preset=job.preset, seed=TRAIN_SEED, progress=False).out
 
 
 def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents: list[str] | None = None,

@@ -52,7 +52,8 @@ def train(learner: BC, n_batches: int, schedule: str = "constant", progress: boo
     """learner.train for n_batches, with the learning rate following LR_SCHEDULES[schedule]."""
     factor = LR_SCHEDULES[schedule]
     scheduler = torch.optim.lr_scheduler.LambdaLR(learner.optimizer, lambda k: factor(min(k / n_batches, 1.0)))
-    learner.train(n_batches=n_batches, progress_bar=progress, on_batch_end=scheduler.step)
+    with common.quiet_bc():
+        learner.train(n_batches=n_batches, progress_bar=progress, on_batch_end=scheduler.step)
 
 
 def fit(*, demos, make_env, expert, hp: dict, rng: np.random.Generator, seed: int, progress: bool = True):

@@ -1,7 +1,9 @@
 """Pieces the algorithms share: demos as imitation trajectories, vectorized envs, a silent logger."""
 from __future__ import annotations
 
+import contextlib
 import tempfile
+import warnings
 from typing import Callable
 
 import gymnasium
@@ -14,6 +16,15 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from drivebench.agents import networks
 from drivebench.eval.rollout import Episode
+
+
+@contextlib.contextmanager
+def quiet_bc():
+    """imitation 1.0.1's BC logs its loss, a tensor that requires grad, as a float each batch, and torch warns each
+    time; this silences that warning only."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Converting a tensor with requires_grad=True to a scalar", UserWarning)
+        yield
 
 
 def trajectories(demos: list[Episode]) -> list[types.Trajectory]:

@@ -49,9 +49,10 @@ def fit(*, demos, make_env, expert, hp: dict, rng: np.random.Generator, seed: in
             venv=venv, scratch_dir=scratch, expert_policy=oracle, bc_trainer=learner,
             expert_trajs=common.trajectories(demos), rng=rng, custom_logger=common.silent_logger(),
             beta_schedule=dagger.LinearBetaSchedule(hp["rampdown_rounds"]))
-        trainer.train(total_timesteps=steps, rollout_round_min_episodes=1,
-                      rollout_round_min_timesteps=hp["round_steps"],
-                      bc_train_kwargs={"n_batches": per_round, "progress_bar": progress})
+        with common.quiet_bc():
+            trainer.train(total_timesteps=steps, rollout_round_min_episodes=1,
+                          rollout_round_min_timesteps=hp["round_steps"],
+                          bc_train_kwargs={"n_batches": per_round, "progress_bar": progress})
         done_rounds = trainer.round_num
     venv.close()
     return Fitted(learner.policy, BudgetUsage(env_steps=oracle.queries, expert_queries=oracle.queries,

@@ -2,6 +2,7 @@
 saves a checkpoint the harness can evaluate; checkpoints round-trip and fail clearly when wrong."""
 import json
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -21,8 +22,20 @@ SCENARIOS = ("curve-gentle", "parking-empty")
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("agents")
-    return {(algo, sc): train(algo, sc, out=root / algo / sc, preset="quick", seed=0, progress=False)
-            for algo in ALGORITHMS for sc in SCENARIOS}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = {(algo, sc): train(algo, sc, out=root / algo / sc, preset="quick", seed=0, progress=False)
+                   for algo in ALGORITHMS for sc in SCENARIOS}
+    TRAINING_WARNINGS.extend(str(w.message) for w in caught)
+    return results
+
+
+TRAINING_WARNINGS: list[str] = []
+
+
+def test_training_does_not_repeat_imitations_bc_warning(trained):
+    """imitation logs BC's loss tensor each batch and torch warns each time; common.quiet_bc silences that one."""
+    assert not [m for m in TRAINING_WARNINGS if "requires_grad" in m]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
