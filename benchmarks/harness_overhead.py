@@ -12,6 +12,8 @@
     worker, then 2 (the first pool also starts the forkserver, which imports drivebench and torch), then 1 and 2
     alternately (server running), `--scaling-repeats` times each, the fastest kept. Target on 2 idle cores: speedup >= 1.8. For scale, CPU-bound work (4 equal units, 1
     process vs a pool of 2) shows what the machine's cores deliver in parallel; efficiency = speedup / that.
+    (b2) runs the same chunks on the executor directly, timing each in its worker: how busy the workers were, and
+    how much longer the chunks computed side by side than one at a time.
 Timings are wall-clock: other load on the machine distorts them, so the load average is printed too.
 
     python benchmarks/harness_overhead.py [--quick] [--repeats 3] [--scaling-repeats 3] [--episodes 200] [--json]
@@ -25,6 +27,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 import argparse
 import json
+import math
 import multiprocessing
 import platform
 import time
@@ -36,7 +39,8 @@ import numpy as np
 import drivebench  # noqa: F401  registers the scenarios
 from drivebench.eval import shifts, stats
 from drivebench.eval.shifts import NONE
-from drivebench.eval.harness import episode_record, evaluate, run_chunk
+from drivebench.eval.harness import CHUNKS_PER_WORKER, episode_record, evaluate, run_chunk
+from drivebench.executors import make_executor
 from drivebench.eval.policies import load_policy
 from drivebench.experts.registry import experts_for
 from drivebench.scenarios import registry
@@ -181,6 +185,35 @@ def scaling(name: str, n: int, repeats: int) -> list[dict]:
                                            (2, f"warm, fastest of {len(warm)}", min(warm)))]
 
 
+def timed_chunk(*args) -> tuple[float, int]:
+    """run_chunk in a worker, with the seconds it computed."""
+    start = time.perf_counter()
+    records = run_chunk(*args)
+    return time.perf_counter() - start, len(records)
+
+
+def busy(name: str, n: int, repeats: int) -> list[dict]:
+    """(b2) Where 2 workers lose against 1: the chunks of (b) straight on the executor, each timed in its worker.
+    busy = the workers' compute time / (workers x wall time): below 1, workers waited on the harness's dispatch;
+    a compute time above 1 worker's says each chunk ran slower beside another (the machine's cores contend)."""
+    spec = registry.get(name).spec
+    agent, seeds, data = experts_for(spec)[0].id, eval_seeds(n), spec.model_dump(mode="json")
+    size = math.ceil(n / (2 * CHUNKS_PER_WORKER))  # as evaluate() cuts them for 2 workers
+    tasks = [(agent, data, "none", 0, seeds[i:i + size]) for i in range(0, n, size)]
+    rows = []
+    for workers in (1, 2) * repeats:
+        with make_executor("local", workers) as executor:
+            if workers > 1:
+                list(executor.map_unordered(timed_chunk, tasks[:workers]))  # start the pool first
+            start = time.perf_counter()
+            results = [result for _, result in executor.map_unordered(timed_chunk, tasks)]
+            wall = time.perf_counter() - start
+        assert sum(k for _, k in results) == n
+        compute = sum(seconds for seconds, _ in results)
+        rows.append({"workers": workers, "wall_s": wall, "compute_s": compute, "busy": compute / (workers * wall)})
+    return [min((r for r in rows if r["workers"] == w), key=lambda r: r["wall_s"]) for w in (1, 2)]
+
+
 def machine_speedup(n: int) -> float:
     """How much faster 2 processes do 4 equal CPU-bound units (sum(range(n))) than 1 process (2.0 on 2 free cores)."""
     start, _ = time.perf_counter(), list(map(sum, [range(n)] * 4))
@@ -221,12 +254,14 @@ def main() -> None:
     work = [harness_work(name, n, 2 if args.quick else REPLAY_REPEATS) for name, n in seeds.items()]
     cores = machine_speedup(spin_n)
     scale = scaling(SCALING_SCENARIO, episodes, 1 if args.quick else args.scaling_repeats)
+    work_split = busy(SCALING_SCENARIO, episodes, 1 if args.quick else args.scaling_repeats)
     cores = (cores + machine_speedup(spin_n)) / 2  # measured before and after (b)
     scale = [{**row, "efficiency": row["speedup"] / cores if row["workers"] > 1 else 1.0} for row in scale]
     info = {**machine(), "machine_speedup_2_procs": round(cores, 2), "load_avg_before": load_before,
             "load_avg_after": os.getloadavg(), "total_s": round(time.perf_counter() - start, 1)}
     if args.json:
-        print(json.dumps({"machine": info, "overhead": over, "harness_work": work, "scaling": scale}, indent=2))
+        print(json.dumps({"machine": info, "overhead": over, "harness_work": work, "scaling": scale,
+                          "busy": work_split}, indent=2))
         return
     print(f"(a) harness run_chunk vs bare gymnasium loop (same expert, env, seeds; ratio of the fastest of {repeats} "
           "and of each back-to-back pair; target ratio <= 1.05)")
@@ -246,6 +281,11 @@ def main() -> None:
     print(table(scale, [("scenario", "scenario", "s"), ("episodes", "episodes", "d"), ("workers", "workers", "d"),
                         ("wall s", "wall_s", ".2f"), ("speedup", "speedup", ".2f"), ("efficiency", "efficiency", ".2f"),
                         ("", "note", "s")]))
+    print(f"\n(b2) the same chunks straight on the executor, each timed in its worker (fastest wall of "
+          f"{1 if args.quick else args.scaling_repeats}): busy = compute / (workers x wall); compute above 1 "
+          "worker's = chunks slowed by running beside each other")
+    print(table(work_split, [("workers", "workers", "d"), ("wall s", "wall_s", ".2f"),
+                             ("compute s", "compute_s", ".2f"), ("busy", "busy", ".1%")]))
     print("\nmachine: " + ", ".join(f"{k}={'/'.join(f'{x:.2f}' for x in v) if isinstance(v, tuple) else v}"
                                     for k, v in info.items()))
 
