@@ -10,13 +10,15 @@
     interval, min and max. The median pair is the figure to judge the target by on a noisy host.
 (b) Worker scaling: `evaluate(agent, scenario, seeds=eval_seeds(N), workers=w)` without a results database, with 1
     worker, then 2 (the first pool also starts the forkserver, which imports drivebench and torch), then 1 and 2
-    alternately (server running), `--scaling-repeats` times each, the fastest kept. Target on 2 idle cores: speedup >= 1.8. For scale, CPU-bound work (4 equal units, 1
-    process vs a pool of 2) shows what the machine's cores deliver in parallel; efficiency = speedup / that.
+    alternately (server running), `--scaling-repeats` times each, the fastest kept. Target on 2 idle cores:
+    speedup >= 1.8. For scale, CPU-bound work (4 equal units, 1 process vs a pool of 2) shows what the machine's
+    cores deliver in parallel; efficiency = speedup / that.
     (b2) runs the same chunks on the executor directly, timing each in its worker: how busy the workers were, and
     how much longer the chunks computed side by side than one at a time.
 Timings are wall-clock: other load on the machine distorts them, so the load average is printed too.
 
-    python benchmarks/harness_overhead.py [--quick] [--repeats 3] [--scaling-repeats 3] [--episodes 200] [--json]
+    python benchmarks/harness_overhead.py [--quick] [--repeats 3] [--scaling-repeats 3] [--episodes 200]
+        [--json]
 """
 from __future__ import annotations
 
@@ -27,7 +29,6 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 import argparse
 import json
-import math
 import multiprocessing
 import platform
 import time
@@ -39,9 +40,9 @@ import numpy as np
 import drivebench  # noqa: F401  registers the scenarios
 from drivebench.eval import shifts, stats
 from drivebench.eval.shifts import NONE
-from drivebench.eval.harness import CHUNKS_PER_WORKER, episode_record, evaluate, run_chunk
-from drivebench.executors import make_executor
+from drivebench.eval.harness import chunk_size, episode_record, evaluate, run_chunk
 from drivebench.eval.policies import load_policy
+from drivebench.executors import make_executor
 from drivebench.experts.registry import experts_for
 from drivebench.scenarios import registry
 from drivebench.scenarios.spec import parse_spec, spec_hash
@@ -53,15 +54,22 @@ SCALING_SCENARIO = "parking-empty"
 REPLAY_REPEATS = 20
 
 
-def bare_loop(spec, expert, seeds: list[int]) -> tuple[float, int]:
-    start = time.perf_counter()
-    env, steps = shifts.make_env(spec), 0
+def drive(env, act, seeds: list[int]) -> int:
+    """The bare gymnasium loop: each seed's episode with `act(env, obs)`; returns the steps taken."""
+    steps = 0
     for seed in seeds:
-        env.reset(seed=seed)
+        obs, _ = env.reset(seed=seed)
         done = False
         while not done:
-            _, _, terminated, truncated, _ = env.step(expert.act(env))
+            obs, _, terminated, truncated, _ = env.step(act(env, obs))
             done, steps = terminated or truncated, steps + 1
+    return steps
+
+
+def bare_loop(spec, expert, seeds: list[int]) -> tuple[float, int]:
+    start = time.perf_counter()
+    env = shifts.make_env(spec)
+    steps = drive(env, lambda env, obs: expert.act(env), seeds)
     env.close()
     return time.perf_counter() - start, steps
 
@@ -87,8 +95,8 @@ def overhead(name: str, n: int, repeats: int) -> dict:
     median = stats.bootstrap_ci(paired, np.median)
     return {"scenario": name, "agent": expert.id, "episodes": n, "steps": steps, "bare_s": t_bare,
             "harness_s": t_harness, "ratio": t_harness / t_bare, "paired_median": median.value,
-            "paired_ci": f"[{median.low:.3f}, {median.high:.3f}]", "paired_min": paired.min(), "paired_max": paired.max(),
-            "bare_steps_per_s": steps / t_bare}
+            "paired_ci": f"[{median.low:.3f}, {median.high:.3f}]", "paired_min": paired.min(),
+            "paired_max": paired.max(), "bare_steps_per_s": steps / t_bare}
 
 
 class ReplayEnv:
@@ -136,12 +144,7 @@ def harness_work(name: str, n: int, repeats: int) -> dict:
 
     def bare() -> float:
         start = time.perf_counter()
-        for seed in seeds:
-            obs, _ = replay.reset(seed)
-            done = False
-            while not done:
-                obs, _, terminated, truncated, _ = replay.step(replay.act(replay, obs))
-                done = terminated or truncated
+        drive(replay, replay.act, seeds)
         return time.perf_counter() - start
 
     def harness() -> float:
@@ -198,7 +201,7 @@ def busy(name: str, n: int, repeats: int) -> list[dict]:
     a compute time above 1 worker's says each chunk ran slower beside another (the machine's cores contend)."""
     spec = registry.get(name).spec
     agent, seeds, data = experts_for(spec)[0].id, eval_seeds(n), spec.model_dump(mode="json")
-    size = math.ceil(n / (2 * CHUNKS_PER_WORKER))  # as evaluate() cuts them for 2 workers
+    size = chunk_size(n, 2)  # as evaluate() cuts them for 2 workers
     tasks = [(agent, data, "none", 0, seeds[i:i + size]) for i in range(0, n, size)]
     rows = []
     for workers in (1, 2) * repeats:
@@ -240,21 +243,22 @@ def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="few episodes, one repeat (a smoke test)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="timings per (scenario, loop) in (a); fastest kept")
+    parser.add_argument("--repeats", type=int, default=3, help="timings per (scenario, loop) in (a); fastest kept")
     parser.add_argument("--scaling-repeats", type=int, default=3, help="timings per worker count in (b); fastest kept")
     parser.add_argument("--episodes", type=int, default=200, help=f"{SCALING_SCENARIO} episodes in (b)")
     parser.add_argument("--json", action="store_true", help="print the machine and rows as JSON")
     args = parser.parse_args()
-    seeds, repeats = (QUICK_SEEDS, 1) if args.quick else (OVERHEAD_SEEDS, args.repeats)
+    quick = (QUICK_SEEDS, 1, 2, 1)
+    full = (OVERHEAD_SEEDS, args.repeats, REPLAY_REPEATS, args.scaling_repeats)
+    seeds, repeats, replay_repeats, scaling_repeats = quick if args.quick else full
     episodes, spin_n = (16, 10_000_000) if args.quick else (args.episodes, 50_000_000)
 
     load_before, start = os.getloadavg(), time.perf_counter()
     over = [overhead(name, n, repeats) for name, n in seeds.items()]
-    work = [harness_work(name, n, 2 if args.quick else REPLAY_REPEATS) for name, n in seeds.items()]
+    work = [harness_work(name, n, replay_repeats) for name, n in seeds.items()]
     cores = machine_speedup(spin_n)
-    scale = scaling(SCALING_SCENARIO, episodes, 1 if args.quick else args.scaling_repeats)
-    work_split = busy(SCALING_SCENARIO, episodes, 1 if args.quick else args.scaling_repeats)
+    scale = scaling(SCALING_SCENARIO, episodes, scaling_repeats)
+    work_split = busy(SCALING_SCENARIO, episodes, scaling_repeats)
     cores = (cores + machine_speedup(spin_n)) / 2  # measured before and after (b)
     scale = [{**row, "efficiency": row["speedup"] / cores if row["workers"] > 1 else 1.0} for row in scale]
     info = {**machine(), "machine_speedup_2_procs": round(cores, 2), "load_avg_before": load_before,
@@ -272,7 +276,7 @@ def main() -> None:
                        ("paired min", "paired_min", ".3f"), ("paired max", "paired_max", ".3f"),
                        ("bare steps/s", "bare_steps_per_s", ".0f")]))
     print(f"\n(c) the harness's own work per step, timed on a replay of the same episodes (fastest of "
-          f"{2 if args.quick else REPLAY_REPEATS}), against a bare loop's real time per step: an estimate of (a)'s ratio")
+          f"{replay_repeats}), against a bare loop's real time per step: an estimate of (a)'s ratio")
     print(table(work, [("scenario", "scenario", "s"), ("episodes", "episodes", "d"), ("steps", "steps", "d"),
                        ("harness us/step", "extra_us", ".2f"), ("bare loop us/step", "real_us", ".1f"),
                        ("estimated ratio", "estimate", ".3f")]))
@@ -282,7 +286,7 @@ def main() -> None:
                         ("wall s", "wall_s", ".2f"), ("speedup", "speedup", ".2f"), ("efficiency", "efficiency", ".2f"),
                         ("", "note", "s")]))
     print(f"\n(b2) the same chunks straight on the executor, each timed in its worker (fastest wall of "
-          f"{1 if args.quick else args.scaling_repeats}): busy = compute / (workers x wall); compute above 1 "
+          f"{scaling_repeats}): busy = compute / (workers x wall); compute above 1 "
           "worker's = chunks slowed by running beside each other")
     print(table(work_split, [("workers", "workers", "d"), ("wall s", "wall_s", ".2f"),
                              ("compute s", "compute_s", ".2f"), ("busy", "busy", ".1%")]))

@@ -47,8 +47,7 @@ def fit(*, kind: str, demos, make_env, expert, hp: dict, rng: np.random.Generato
     bc_steps = 0
     if hp["warm_start_bc"]:
         warm = bc.trainer(venv, demos, hp, rng, policy=generator.policy)
-        with common.quiet_bc():
-            warm.train(n_batches=hp["bc_gradient_steps"], progress_bar=progress)
+        bc.train(warm, hp["bc_gradient_steps"], "constant", progress)
         bc_steps = hp["bc_gradient_steps"]
     net = reward_net(kind, venv.observation_space, venv.action_space)
     algorithm = GAIL if kind == "gail" else AIRL

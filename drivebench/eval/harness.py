@@ -91,7 +91,7 @@ def _run(jobs: list[tuple[str, str, object, Shift, list[int], float | None]], wo
         return done  # no executor to start
     with make_executor(backend, workers, address, isolate=isolate) as executor, tqdm(
             total=total, desc="evaluate", unit="ep", disable=not progress, leave=False, file=sys.stderr) as bar:
-        size = max(1, math.ceil(total / (min(executor.workers, total) * CHUNKS_PER_WORKER)))
+        size = chunk_size(total, executor.workers)
         tasks = [(agent, spec.model_dump(mode="json"), shift.name, shift.level, seeds[i:i + size], agent_hash, limit)
                  for agent, agent_hash, spec, shift, seeds, limit in jobs for i in range(0, len(seeds), size)]
 
@@ -110,6 +110,11 @@ def _run(jobs: list[tuple[str, str, object, Shift, list[int], float | None]], wo
             raise TaskFailed(err.index, err.reason, attempts=err.attempts, what=(
                 f"evaluating {agent} on {spec_data['name']} ({shift_name}:{level}), seeds {some}")) from err.__cause__
     return done
+
+
+def chunk_size(episodes: int, workers: int) -> int:
+    """Episodes per task when `episodes` are shared by `workers`: CHUNKS_PER_WORKER tasks per worker."""
+    return max(1, math.ceil(episodes / (min(workers, episodes) * CHUNKS_PER_WORKER)))
 
 
 _POLICIES: dict[str, LoadedPolicy] = {}

@@ -20,22 +20,24 @@ SCENARIOS = ("curve-gentle", "parking-empty")
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def training(tmp_path_factory):
+    """Every algorithm trained on both scenarios, and the messages of the warnings raised meanwhile."""
     root = tmp_path_factory.mktemp("agents")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         results = {(algo, sc): train(algo, sc, out=root / algo / sc, preset="quick", seed=0, progress=False)
                    for algo in ALGORITHMS for sc in SCENARIOS}
-    TRAINING_WARNINGS.extend(str(w.message) for w in caught)
-    return results
+    return results, [str(w.message) for w in caught]
 
 
-TRAINING_WARNINGS: list[str] = []
+@pytest.fixture(scope="module")
+def trained(training):
+    return training[0]
 
 
-def test_training_does_not_repeat_imitations_bc_warning(trained):
+def test_training_does_not_repeat_imitations_bc_warning(training):
     """imitation logs BC's loss tensor each batch and torch warns each time; common.quiet_bc silences that one."""
-    assert not [m for m in TRAINING_WARNINGS if "requires_grad" in m]
+    assert not [m for m in training[1] if "requires_grad" in m]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
