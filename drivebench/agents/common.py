@@ -41,12 +41,14 @@ class ShuffledBatches:
     """Minibatches of transitions, reshuffled with `rng` on every pass, the last partial batch dropped: what
     imitation's DataLoader(shuffle=True, drop_last=True) yields, but indexed as whole tensors. The DataLoader
     builds each batch one transition at a time (a dataclass per item, then collates them), which made it
-    ~40% of BC's training time for 256-transition batches. Yields mappings with obs, acts, next_obs, dones."""
+    ~40% of BC's training time for 256-transition batches. Yields mappings with `fields` (BC reads only obs and
+    acts; the discriminators also read next_obs and dones)."""
 
-    def __init__(self, data: types.Transitions, batch_size: int, rng: np.random.Generator):
+    def __init__(self, data: types.Transitions, batch_size: int, rng: np.random.Generator,
+                 fields: tuple[str, ...] = ("obs", "acts", "next_obs", "dones")):
         if len(data) < batch_size:
             raise ValueError(f"{len(data)} transitions cannot fill a batch of {batch_size}")
-        self.fields = {name: torch.tensor(getattr(data, name)) for name in ("obs", "acts", "next_obs", "dones")}
+        self.fields = {name: torch.tensor(getattr(data, name)) for name in fields}
         self.batch_size, self.rng, self.size = batch_size, rng, len(data)
 
     def __iter__(self):

@@ -221,3 +221,29 @@ def test_bc_learning_rate_follows_its_schedule(schedule, final_lr):
 def test_fewer_demos_than_the_preset_asks_for_warns(tmp_path):
     with pytest.warns(UserWarning, match="fewer than the 500"):
         train("bc", "curve-gentle", out=tmp_path / "x", preset="quick", overrides={"demos": 500}, progress=False)
+
+
+@pytest.mark.parametrize("l2_weight", [0.0, 1e-2])
+def test_bc_without_the_critic_trains_the_same_weights_as_imitations_loss(l2_weight):
+    """bc.ActorLoss skips the value network that imitation's loss calculator runs and never uses: the weights
+    after training are bit-identical to imitation's, with and without an L2 term."""
+    from imitation.algorithms import bc as imitation_bc
+
+    from drivebench.agents import bc
+    from drivebench.data import store
+    from drivebench.scenarios.envs import FAMILIES
+
+    demos = store.load(REPO_ROOT / "expert_data" / "parking-empty" / "tidy").successful()[:2]
+    hp = {**presets.load_preset("bc", "quick", "parking"), "l2_weight": l2_weight}
+    env = FAMILIES["parking"](registry.get("parking-empty").spec)
+    initial, weights = None, []
+    for loss in (bc.ActorLoss, imitation_bc.BehaviorCloningLossCalculator):
+        torch.manual_seed(0)
+        learner = bc.trainer(env, demos, hp, np.random.default_rng(0))
+        initial = {k: v.clone() for k, v in learner.policy.state_dict().items()}
+        learner.loss_calculator = loss(hp["ent_weight"], l2_weight)
+        bc.train(learner, 20, "linear", progress=False)
+        weights.append(learner.policy.state_dict())
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert not torch.equal(weights[0]["action_net.weight"], initial["action_net.weight"])  # training moved them
