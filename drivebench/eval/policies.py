@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drivebench.agents import checkpoints
+from drivebench.agents import checkpoints, networks
 from drivebench.data.record import expert_record
 from drivebench.errors import DrivebenchError, UnknownIdError
 from drivebench.experts.registry import get_expert
@@ -88,8 +88,8 @@ def load_policy(agent: str) -> LoadedPolicy:
             features = [name for name, _ in FAMILIES[spec.family].OBSERVATION_FEATURES]
             checkpoints.check_compatible(config, agent, spec.name, features)
 
-        return LoadedPolicy(agent, checkpoints.agent_hash(agent),
-                            lambda env, obs: policy.predict(obs, deterministic=True)[0], check_scenario=check)
+        actor = networks.deterministic_actor(policy)  # = policy.predict(obs, deterministic=True)[0], faster
+        return LoadedPolicy(agent, checkpoints.agent_hash(agent), lambda env, obs: actor(obs), check_scenario=check)
     if agent.startswith("expert:"):
         expert = get_expert(agent)
         return LoadedPolicy(agent, _hash(json.dumps(expert_record(expert), sort_keys=True)),

@@ -71,6 +71,31 @@ def test_checkpoint_round_trip_gives_the_same_actions(trained):
     assert not torch.allclose(policy.features_extractor.std, torch.ones_like(policy.features_extractor.std))
 
 
+@pytest.mark.parametrize("algo, scenario", [("bc", "curve-gentle"), ("gail", "parking-empty")])
+def test_the_harness_actor_gives_sb3_predicts_actions_bit_for_bit(trained, algo, scenario):
+    """networks.deterministic_actor, what the harness calls, against SB3's predict(deterministic=True): demo
+    observations, wild ones, float64 input, and actions past the bounds that get clipped."""
+    from drivebench.agents import networks
+    from drivebench.data import store
+
+    policy, config = checkpoints.load_policy(trained[(algo, scenario)].out)
+    actor = networks.deterministic_actor(policy)
+    demos = store.load(REPO_ROOT / "expert_data" / scenario / ("cautious" if scenario.startswith("curve") else "tidy"))
+    real = np.concatenate([ep.observations for ep in demos.successful()[:3]])
+    wild = np.random.default_rng(0).normal(scale=10.0, size=(200, real.shape[1])).astype(np.float32)
+    clipped = 0
+    for scale in (1.0, 100.0):  # x100: action_net's outputs go past the action bounds and get clipped
+        with torch.no_grad():
+            policy.action_net.weight.mul_(scale)
+        for obs in [*real, *wild, *wild[:20].astype(np.float64)]:
+            action = actor(obs)
+            expected = policy.predict(obs, deterministic=True)[0]
+            assert action.dtype == expected.dtype and action.shape == expected.shape == (2,)
+            np.testing.assert_array_equal(action, expected)
+            clipped += bool(np.any(np.abs(expected) == 1.0))
+    assert clipped > 0  # the clip to the action space was exercised
+
+
 def test_training_is_deterministic_for_a_seed(tmp_path):
     a = train("bc", "curve-gentle", out=tmp_path / "a", preset="quick", seed=3, progress=False)
     b = train("bc", "curve-gentle", out=tmp_path / "b", preset="quick", seed=3, progress=False)
