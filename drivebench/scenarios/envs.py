@@ -26,15 +26,14 @@ from gymnasium import spaces
 from highway_env.envs.common.abstract import AbstractEnv
 from highway_env.envs.common.action import ContinuousAction
 from highway_env.envs.common.observation import ObservationType
-from highway_env.road.lane import CircularLane, LineType, StraightLane
+from highway_env.road.lane import LineType, StraightLane
 from highway_env.road.road import Road, RoadNetwork
-from highway_env.vehicle.behavior import IDMVehicle
 from highway_env.vehicle.graphics import VehicleGraphics
 from highway_env.vehicle.kinematics import Vehicle
 from highway_env.vehicle.objects import Landmark
 
 from drivebench.scenarios import roads
-from drivebench.scenarios.fastsim import EgoVehicle, LaneNetwork, StaticObstacle
+from drivebench.scenarios.fastsim import ArcLane, EgoVehicle, LaneNetwork, StaticObstacle, TrafficVehicle
 from drivebench.scenarios.spec import CurveScenario, ParkingScenario, parse_spec
 
 CAR_LENGTH, CAR_WIDTH = Vehicle.LENGTH, Vehicle.WIDTH  # [m]
@@ -234,7 +233,7 @@ class CurveEnv(ScenarioEnv):
         return {"screen_width": 600, "screen_height": 400, "scaling": 3.0, "centering_position": [0.5, 0.5]}
 
     def build_network(self) -> RoadNetwork:
-        """One highway-env lane per (segment, lane), following the centreline (StraightLane / CircularLane)."""
+        """One highway-env lane per (segment, lane), following the centreline (StraightLane / fastsim.ArcLane)."""
         road = self.scenario.road
         offsets = roads.lane_offsets(road)
         net = LaneNetwork()
@@ -253,11 +252,11 @@ class CurveEnv(ScenarioEnv):
                     centre = (x0 - r0 * math.sin(th), y0 + r0 * math.cos(th))
                     turn = piece.curvature * piece.length
                     if piece.curvature > 0:  # right turn: highway-env's clockwise lane, lateral + inwards
-                        lane = CircularLane(centre, abs(r0) - off, th - math.pi / 2, th + turn - math.pi / 2,
+                        lane = ArcLane(centre, abs(r0) - off, th - math.pi / 2, th + turn - math.pi / 2,
                                             clockwise=True, width=road.lane_width, line_types=lines,
                                             speed_limit=road.speed_limit)
                     else:
-                        lane = CircularLane(centre, abs(r0) + off, th + math.pi / 2, th + turn + math.pi / 2,
+                        lane = ArcLane(centre, abs(r0) + off, th + math.pi / 2, th + turn + math.pi / 2,
                                             clockwise=False, width=road.lane_width, line_types=lines,
                                             speed_limit=road.speed_limit)
                 net.add_lane(f"s{i}", f"s{i + 1}", lane)
@@ -288,9 +287,9 @@ class CurveEnv(ScenarioEnv):
                                if s_other < p.s0 + p.length or i == len(self.centreline.pieces) - 1)
             _, _, th_o = self.centreline.pose(s_other)
             speed = rng.uniform(*t.speed)
-            other = IDMVehicle(self.road, self.centreline.point(s_other, offsets[k]), th_o, speed,
-                               target_lane_index=(f"s{piece_index}", f"s{piece_index + 1}", k), target_speed=speed,
-                               enable_lane_change=False)
+            other = TrafficVehicle(self.road, self.centreline.point(s_other, offsets[k]), th_o, speed,
+                                   target_lane_index=(f"s{piece_index}", f"s{piece_index + 1}", k), target_speed=speed,
+                                   enable_lane_change=False)
             self.road.vehicles.append(other)
             s_other += rng.uniform(*t.spacing)
 

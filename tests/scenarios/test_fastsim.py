@@ -1,4 +1,5 @@
-"""The fast closest-lane query and obstacle collision exit give highway-env's own answers."""
+"""fastsim's replacements give highway-env's own answers: the closest-lane query and the obstacle collision exit
+(the same decisions), the traffic cars and arc lanes (the same numbers, bit for bit)."""
 from __future__ import annotations
 
 import math
@@ -7,13 +8,15 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from highway_env import utils
-from highway_env.road.lane import StraightLane
+from highway_env.road.lane import CircularLane, StraightLane
 from highway_env.road.road import RoadNetwork
+from highway_env.vehicle.behavior import IDMVehicle
 from highway_env.vehicle.kinematics import Vehicle
-from highway_env.vehicle.objects import Obstacle
+from highway_env.vehicle.objects import Obstacle, RoadObject
 
-from drivebench.scenarios import registry
-from drivebench.scenarios.fastsim import EgoVehicle, LaneNetwork, StaticObstacle
+from drivebench.experts.registry import experts_for
+from drivebench.scenarios import envs, fastsim, registry
+from drivebench.scenarios.fastsim import ArcLane, EgoVehicle, LaneNetwork, StaticObstacle, TrafficVehicle
 
 SCENARIOS = ["curve-gentle", "curve-s-bend", "curve-hairpin", "curve-traffic", "parking-empty", "parking-crowded"]
 
@@ -85,3 +88,80 @@ def test_static_obstacle_polygon_is_highway_envs():
     assert np.array_equal(wall.polygon(), Obstacle.polygon(wall))
     assert wall.diagonal == pytest.approx(math.hypot(wall.LENGTH, wall.WIDTH))
     assert utils.are_polygons_intersecting(wall.polygon(), wall.polygon(), np.zeros(2), np.zeros(2))[0]
+
+
+def test_clip_is_numpys_on_numbers():
+    values = [-2.0, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 2.0, math.inf, -math.inf, math.nan, 1e-300, 3]
+    for x in values:
+        for low, high in [(-1, 1), (0, 15.0), (-0.0, 0.0), (0.0, -0.0), (-math.pi / 4, math.pi / 4)]:
+            fast, slow = fastsim._clip(x, low, high), np.clip(x, low, high)
+            assert (math.isnan(fast) and math.isnan(slow)) or (fast == slow and
+                                                                 math.copysign(1, fast) == math.copysign(1, slow))
+
+
+def test_arc_lane_coordinates_are_highway_envs_bit_for_bit():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        args = (rng.uniform(-50, 50, 2), rng.uniform(5, 200), rng.uniform(-4, 4))
+        end = args[2] + rng.uniform(0.1, 2) * rng.choice([-1, 1])
+        fast, slow = ArcLane(*args, end, clockwise=end > args[2]), CircularLane(*args, end, clockwise=end > args[2])
+        for position in rng.uniform(-300, 300, (20, 2)):
+            assert fast.local_coordinates(position) == slow.local_coordinates(position)
+
+
+def test_circle_precheck_is_highway_envs_bit_for_bit():
+    env = scene("curve-traffic")
+    rng = np.random.default_rng(2)
+    a, b = env.road.vehicles[:2]
+    hits = 0
+    for _ in range(2000):
+        for v in (a, b):
+            v.position = v.position + rng.normal(0, 3, 2)
+            v.heading, v.speed = rng.uniform(-math.pi, math.pi), rng.uniform(-2, 12)
+        fast, slow = fastsim._is_colliding(a, b, 1 / 15), RoadObject._is_colliding(a, b, 1 / 15)
+        assert fast[:2] == slow[:2] and np.array_equal(fast[2], slow[2])
+        hits += fast[1]
+    assert hits > 5  # the polygon test ran
+
+
+def _state(env) -> list:
+    return [(v.position.tolist(), float(v.heading), float(v.speed), v.crashed, v.lane_index,
+             getattr(v, "target_lane_index", None), float(getattr(v, "timer", 0.0))) for v in env.road.vehicles]
+
+
+def test_traffic_drives_exactly_as_highway_envs_idm(monkeypatch):
+    """curve-traffic with TrafficVehicle and ArcLane against the same scene built from highway-env's IDMVehicle
+    and CircularLane: every car's state and the observation are equal at every step, over the expert's
+    episodes, episodes with noisy actions and episodes at full throttle (which crash into the car ahead)."""
+    entry = registry.get("curve-traffic")
+    fast = envs.FAMILIES["curve"](entry.spec)
+    with monkeypatch.context() as patch:
+        patch.setattr(envs, "TrafficVehicle", IDMVehicle)
+        patch.setattr(envs, "ArcLane", CircularLane)
+        slow = envs.FAMILIES["curve"](entry.spec)
+        slow.reset(seed=0)  # builds its scene now, from highway-env's classes
+        assert type(slow.road.vehicles[1]) is IDMVehicle
+        assert any(type(lane) is CircularLane for _, _, lanes in _lanes(slow.road.network) for lane in lanes)
+    expert = experts_for(entry.spec)[0]
+    rng = np.random.default_rng(0)
+    crashes = 0
+    for seed, noise, ram in [(0, 0.0, False), (1, 0.0, False), (2, 0.6, False), (3, 0.0, True), (4, 0.3, True)]:
+        fast.reset(seed=seed)
+        with monkeypatch.context() as patch:
+            patch.setattr(envs, "TrafficVehicle", IDMVehicle)
+            patch.setattr(envs, "ArcLane", CircularLane)
+            slow.reset(seed=seed)
+        assert type(fast.road.vehicles[1]) is TrafficVehicle and type(slow.road.vehicles[1]) is IDMVehicle
+        done = False
+        while not done:
+            action = np.clip(expert.act(slow) + rng.normal(0, noise, 2), -1, 1)
+            if ram:  # full throttle into the car ahead
+                action[0] = 1.0
+            obs_fast, reward_fast, *end_fast = fast.step(action)
+            obs_slow, reward_slow, *end_slow = slow.step(action)
+            assert _state(fast) == _state(slow)
+            assert np.array_equal(obs_fast, obs_slow) and reward_fast == reward_slow
+            assert end_fast[:2] == end_slow[:2]
+            done = end_slow[0] or end_slow[1]
+        crashes += slow.vehicle.crashed
+    assert crashes >= 1  # a collision between cars was simulated too
