@@ -23,7 +23,7 @@ class ActorLoss:
     so with l2_weight = 0 the critic's only gradient is 0 x its weights: Adam then spends as much time on the
     critic's zero gradients as on the actor's, for weights it leaves unchanged. Here the distribution comes
     from `policy.get_distribution` (the actor's path of evaluate_actions) and the L2 term is in the graph only
-    when l2_weight != 0. The trained weights are bit-identical (tests/agents/test_bc.py); BC trains ~1.7x faster.
+    when l2_weight != 0. The trained weights are bit-identical (tests/agents/test_agents.py).
     """
 
     ent_weight: float

@@ -253,12 +253,12 @@ class CurveEnv(ScenarioEnv):
                     turn = piece.curvature * piece.length
                     if piece.curvature > 0:  # right turn: highway-env's clockwise lane, lateral + inwards
                         lane = ArcLane(centre, abs(r0) - off, th - math.pi / 2, th + turn - math.pi / 2,
-                                            clockwise=True, width=road.lane_width, line_types=lines,
-                                            speed_limit=road.speed_limit)
+                                       clockwise=True, width=road.lane_width, line_types=lines,
+                                       speed_limit=road.speed_limit)
                     else:
                         lane = ArcLane(centre, abs(r0) + off, th + math.pi / 2, th + turn + math.pi / 2,
-                                            clockwise=False, width=road.lane_width, line_types=lines,
-                                            speed_limit=road.speed_limit)
+                                       clockwise=False, width=road.lane_width, line_types=lines,
+                                       speed_limit=road.speed_limit)
                 net.add_lane(f"s{i}", f"s{i + 1}", lane)
         return net
 
