@@ -168,33 +168,29 @@ class EgoVehicle(Vehicle):
                 self.history.appendleft(self.create_from(self))
 
     def _lookup_lane(self) -> None:
-        position, heading = self.__dict__.pop("_lane_pose")
-        self._lane_index = self.road.network.get_closest_lane_index(position, heading)
-        self._lane = self.road.network.get_lane(self._lane_index)
+        """Find the lane of the last state update's pose, if that is still to do."""
+        pose = self.__dict__.pop("_lane_pose", None)
+        if pose is not None:
+            self._lane_index = self.road.network.get_closest_lane_index(*pose)
+            self._lane = self.road.network.get_lane(self._lane_index)
 
-    @property
-    def lane_index(self):
-        if "_lane_pose" in self.__dict__:
-            self._lookup_lane()
-        return self._lane_index
+    def _looked_up(attribute: str) -> property:
+        """`lane_index` or `lane`: read or set after any pending lookup (setting one leaves the other as
+        the last update's, as in highway-env)."""
 
-    @lane_index.setter
-    def lane_index(self, value) -> None:
-        if "_lane_pose" in self.__dict__:  # `lane` keeps the last update's lane, as in highway-env
+        def get(self):
             self._lookup_lane()
-        self._lane_index = value
+            return self.__dict__[attribute]
 
-    @property
-    def lane(self):
-        if "_lane_pose" in self.__dict__:
+        def put(self, value) -> None:
             self._lookup_lane()
-        return self._lane
+            self.__dict__[attribute] = value
 
-    @lane.setter
-    def lane(self, value) -> None:
-        if "_lane_pose" in self.__dict__:
-            self._lookup_lane()
-        self._lane = value
+        return property(get, put)
+
+    lane_index = _looked_up("_lane_index")
+    lane = _looked_up("_lane")
+    del _looked_up
 
     def _is_colliding(self, other, dt):
         if isinstance(other, StaticObstacle) and other.clear_of(
