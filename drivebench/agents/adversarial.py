@@ -12,6 +12,7 @@ from the learner's and serves as the reward; an SB3 PPO generator maximizes it.
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 
 import numpy as np
@@ -52,20 +53,21 @@ def fit(*, kind: str, demos, make_env, expert, hp: dict, rng: np.random.Generato
     net = reward_net(kind, venv.observation_space, venv.action_space)
     algorithm = GAIL if kind == "gail" else AIRL
     demo_batch = min(hp["demo_batch_size"], sum(ep.steps for ep in demos))  # a demo or two may hold fewer
-    trainer = algorithm(demonstrations=common.ShuffledBatches(common.transitions(demos), demo_batch, rng),
-                        demo_batch_size=demo_batch,
-                        gen_replay_buffer_capacity=hp["n_steps"] * hp["n_envs"],
-                        n_disc_updates_per_round=hp["disc_updates_per_round"], venv=venv, gen_algo=generator,
-                        reward_net=net, allow_variable_horizon=True, init_tensorboard=False,
-                        custom_logger=common.silent_logger())
     per_round = hp["n_steps"] * hp["n_envs"]
     rounds = max(1, math.ceil(hp["env_steps"] / per_round))
-    for _ in tqdm(range(rounds), desc="round", disable=not progress, leave=False):  # trainer.train's loop, quiet
-        trainer.train_gen(trainer.gen_train_timesteps)
-        for _ in range(hp["disc_updates_per_round"]):
-            with imitation_networks.training(trainer.reward_train):
-                trainer.train_disc()
-        trainer.logger.dump(trainer._global_step)
+    with tempfile.TemporaryDirectory(prefix="drivebench-log-") as logs:  # the logger's running means need one
+        trainer = algorithm(demonstrations=common.ShuffledBatches(common.transitions(demos), demo_batch, rng),
+                            demo_batch_size=demo_batch,
+                            gen_replay_buffer_capacity=per_round,
+                            n_disc_updates_per_round=hp["disc_updates_per_round"], venv=venv, gen_algo=generator,
+                            reward_net=net, allow_variable_horizon=True, init_tensorboard=False,
+                            custom_logger=common.silent_logger(logs))
+        for _ in tqdm(range(rounds), desc="round", disable=not progress, leave=False):  # trainer.train's loop
+            trainer.train_gen(trainer.gen_train_timesteps)
+            for _ in range(hp["disc_updates_per_round"]):
+                with imitation_networks.training(trainer.reward_train):
+                    trainer.train_disc()
+            trainer.logger.dump(trainer._global_step)
     venv.close()
     ppo_steps = rounds * hp["ppo_epochs"] * math.ceil(per_round / hp["ppo_batch_size"])
     usage = BudgetUsage(env_steps=rounds * per_round, expert_queries=0,

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import warnings
 from typing import Callable
 
@@ -12,6 +11,7 @@ import torch
 from imitation.data import rollout, types
 from imitation.data.wrappers import RolloutInfoWrapper
 from imitation.util import logger as imit_logger
+from stable_baselines3.common import logger as sb_logger
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from drivebench.agents import networks
@@ -68,9 +68,11 @@ def vec_env(make_env: Callable[[], gymnasium.Env], n_envs: int, seed: int) -> Du
     return venv
 
 
-def silent_logger() -> imit_logger.HierarchicalLogger:
-    """imitation logs tables to stdout by default; drivebench reports its own summary."""
-    return imit_logger.configure(tempfile.mkdtemp(prefix="drivebench-log-"), format_strs=[])
+def silent_logger(folder: str | None = None) -> imit_logger.HierarchicalLogger:
+    """imitation's logger with no outputs: imitation logs tables to stdout by default, and drivebench reports its
+    own summary. It writes no files. Only the adversarial trainers need a `folder`, in which imitation makes empty
+    subfolders for its running means; pass a temporary one."""
+    return imit_logger.HierarchicalLogger(sb_logger.Logger(folder, output_formats=[]), format_strs=[])
 
 
 def new_policy(env: gymnasium.Env, demos: list[Episode], hp: dict):

@@ -5,6 +5,10 @@ is executed with probability beta_r and the learner's otherwise, beta falling li
 expert drives) to 0 at round `rampdown_rounds` (LinearBetaSchedule); every visited state is labelled with the
 expert's action either way. After each round BC trains `gradient_steps / rounds` batches on the demos plus
 all labels so far. The oracle is a state-feedback controller, so it can label states far from its own path.
+
+imitation's DAgger also hands its venv to BC's `train` as `log_rollouts_venv`, so that BC rolls out 5 episodes
+for its log at the first batch of every round and every 500 batches after. drivebench discards that log, and
+those steps are in no budget, so it turns them off: the env steps in BudgetUsage are all the steps taken.
 """
 from __future__ import annotations
 
@@ -52,7 +56,8 @@ def fit(*, demos, make_env, expert, hp: dict, rng: np.random.Generator, seed: in
         with common.quiet_bc():
             trainer.train(total_timesteps=steps, rollout_round_min_episodes=1,
                           rollout_round_min_timesteps=hp["round_steps"],
-                          bc_train_kwargs={"n_batches": per_round, "progress_bar": progress})
+                          bc_train_kwargs={"n_batches": per_round, "progress_bar": progress,
+                                           "log_rollouts_venv": None})
         done_rounds = trainer.round_num
     venv.close()
     return Fitted(learner.policy, BudgetUsage(env_steps=oracle.queries, expert_queries=oracle.queries,

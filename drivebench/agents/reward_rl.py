@@ -14,6 +14,7 @@ import time
 import numpy as np
 from imitation.rewards.reward_wrapper import RewardVecEnvWrapper
 from stable_baselines3 import PPO
+from stable_baselines3.common import logger as sb_logger
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 from drivebench.agents import common, networks
@@ -34,6 +35,7 @@ def fit(*, demos, make_env, expert, hp: dict, rng: np.random.Generator, seed: in
                 n_steps=hp["n_steps"], batch_size=hp["ppo_batch_size"], n_epochs=hp["ppo_epochs"],
                 learning_rate=hp["ppo_learning_rate"], ent_coef=hp["ent_coef"], gamma=hp["gamma"], seed=seed,
                 device="cpu", verbose=0)
+    model.set_logger(sb_logger.Logger(None, output_formats=[]))  # else SB3 makes a log folder in the temp dir
     per_round = hp["n_steps"] * hp["n_envs"]
     rounds = max(1, math.ceil(hp["env_steps"] / per_round))
     model.learn(total_timesteps=rounds * per_round, progress_bar=False)

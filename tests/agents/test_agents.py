@@ -2,6 +2,7 @@
 saves a checkpoint the harness can evaluate; checkpoints round-trip and fail clearly when wrong."""
 import json
 import shutil
+import tempfile
 import warnings
 
 import numpy as np
@@ -15,19 +16,32 @@ from drivebench.eval.harness import evaluate
 from drivebench.eval.policies import load_policy
 from drivebench.paths import REPO_ROOT
 from drivebench.scenarios import registry
+from drivebench.scenarios.envs import ScenarioEnv
 
 SCENARIOS = ("curve-gentle", "parking-empty")
 
 
 @pytest.fixture(scope="module")
 def training(tmp_path_factory):
-    """Every algorithm trained on both scenarios, and the messages of the warnings raised meanwhile."""
+    """Every algorithm trained on both scenarios; the messages of the warnings raised meanwhile; what the training
+    left in the temp dir; and how many env steps each run took (counted at ScenarioEnv.step)."""
     root = tmp_path_factory.mktemp("agents")
-    with warnings.catch_warnings(record=True) as caught:
+    scratch = tmp_path_factory.mktemp("tempdir")
+    results, stepped = {}, {}
+    real_step = ScenarioEnv.step
+
+    def counted_step(env, action):
+        stepped[run] += 1
+        return real_step(env, action)
+
+    with warnings.catch_warnings(record=True) as caught, pytest.MonkeyPatch.context() as mp:
         warnings.simplefilter("always")
-        results = {(algo, sc): train(algo, sc, out=root / algo / sc, preset="quick", seed=0, progress=False)
-                   for algo in ALGORITHMS for sc in SCENARIOS}
-    return results, [str(w.message) for w in caught]
+        mp.setattr(tempfile, "tempdir", str(scratch))
+        mp.setattr(ScenarioEnv, "step", counted_step)
+        for run in [(algo, sc) for algo in ALGORITHMS for sc in SCENARIOS]:
+            stepped[run] = 0
+            results[run] = train(*run, out=root.joinpath(*run), preset="quick", seed=0, progress=False)
+    return results, [str(w.message) for w in caught], sorted(p.name for p in scratch.iterdir()), stepped
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +54,21 @@ def test_training_does_not_repeat_imitations_bc_warning(training):
     assert not [m for m in training[1] if "requires_grad" in m]
 
 
+def test_training_leaves_nothing_in_the_temp_dir(training):
+    """imitation's and SB3's loggers make a log folder per run unless told otherwise; a benchmark run trains 28.
+    (torch keeps one cache folder per user there, torchinductor_<user>, made once and reused.)"""
+    assert [name for name in training[2] if not name.startswith("torchinductor_")] == []
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 @pytest.mark.parametrize("algo", ALGORITHMS)
-def test_quick_training_gives_an_agent_the_harness_evaluates(trained, algo, scenario):
-    result = trained[(algo, scenario)]
+def test_quick_training_gives_an_agent_the_harness_evaluates(training, algo, scenario):
+    result = training[0][(algo, scenario)]
     hp = presets.load_preset(algo, "quick", registry.get(scenario).family)
     usage = result.usage
     assert usage.demo_episodes == hp["demos"] and usage.demo_transitions > 0 and usage.wall_time > 0
     assert usage.gradient_steps > 0
+    assert usage.env_steps == training[3][(algo, scenario)]  # every step taken is in the budget, and no more
     if algo == "bc":
         assert usage.env_steps == 0 and usage.expert_queries == 0 and usage.gradient_steps == hp["gradient_steps"]
     if algo == "dagger":
@@ -207,7 +228,12 @@ def test_unknown_overrides_are_refused(tmp_path):
 def test_ppo_on_airls_learned_reward(trained, tmp_path):
     """Inverse RL in its classic form: a fresh PPO policy trained on the reward an AIRL agent learned."""
     airl = trained[("airl", "curve-gentle")].out
-    result = train("ppo", "curve-gentle", out=tmp_path / "ppo", preset="quick", reward_from=airl, progress=False)
+    (tmp_path / "tmp").mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+        result = train("ppo", "curve-gentle", out=tmp_path / "ppo", preset="quick", reward_from=airl,
+                       progress=False)
+    assert not list((tmp_path / "tmp").iterdir())  # SB3 makes a log folder there unless given a logger
     assert result.config["reward_from"]["agent_hash"] == checkpoints.agent_hash(airl)
     assert result.usage.env_steps >= 512 and result.usage.expert_queries == 0 and result.usage.demo_episodes == 0
     records = evaluate(str(result.out), "curve-gentle", seeds=[1_000_000], workers=1, progress=False)
