@@ -52,17 +52,37 @@ class Suite:
     """the shifted conditions of the off-distribution score"""
     robustness: tuple[Shift, ...]
     """extra conditions for the report's robustness curves (not scored)"""
+    robustness_episodes: int
+    """seeds per scenario under each robustness condition: the first of the official seeds"""
     baselines: tuple[str, ...]
     algorithms: tuple[str, ...]
 
     @property
     def seeds(self) -> list[int]:
+        """The official seeds: in distribution and under the off-distribution shifts."""
         return eval_seeds(self.episodes)
+
+    def seeds_for(self, shift: Shift) -> list[int]:
+        """The seeds of one condition: the official seeds, or their first `robustness_episodes` under a
+        robustness condition."""
+        return eval_seeds(self.robustness_episodes) if shift in self.robustness else self.seeds
 
     @property
     def conditions(self) -> tuple[Shift, ...]:
         """Every condition an entry is evaluated under: in distribution, off-distribution, robustness."""
         return (NONE, *self.offdist, *self.robustness)
+
+    @property
+    def episodes_per_scenario(self) -> int:
+        """An entry's episodes on one scenario, over every condition."""
+        return sum(len(self.seeds_for(shift)) for shift in self.conditions)
+
+    def describe_seeds(self) -> str:
+        """'50 seeds (25 under the robustness conditions start_offset:1, start_offset:3)', for logs and reports."""
+        if not self.robustness or self.robustness_episodes == self.episodes:
+            return f"{self.episodes} seeds"
+        return (f"{self.episodes} seeds ({self.robustness_episodes} under the robustness conditions "
+                f"{', '.join(map(str, self.robustness))})")
 
     def narrowed(self, scenarios: list[str] | None = None, episodes: int | None = None) -> Suite:
         """The suite on some of its scenarios (e.g. `drivebench run --scenarios`), or fewer seeds."""
@@ -70,8 +90,10 @@ class Suite:
         if unknown:
             raise DrivebenchError(f"not in the official suite: {', '.join(unknown)}; "
                                   f"it has {', '.join(self.scenarios)}")
+        episodes = episodes or self.episodes
         return dataclasses.replace(self, scenarios=tuple(s for s in self.scenarios if s in scenarios)
-                                   if scenarios else self.scenarios, episodes=episodes or self.episodes)
+                                   if scenarios else self.scenarios, episodes=episodes,
+                                   robustness_episodes=min(self.robustness_episodes, episodes))
 
 
 @lru_cache(maxsize=1)
@@ -80,6 +102,7 @@ def official_suite() -> Suite:
     return Suite(version=data["version"], scenarios=tuple(data["scenarios"]), episodes=data["episodes"],
                  offdist=tuple(parse_shift(s) for s in data["offdist"]),
                  robustness=tuple(parse_shift(s) for s in data["robustness"]),
+                 robustness_episodes=data["robustness_episodes"],
                  baselines=tuple(data["baselines"]), algorithms=tuple(data["algorithms"]))
 
 
@@ -125,7 +148,8 @@ def entry_records(db: ResultsDB, suite: Suite, agent_hash: str, scenario: str,
                   shift: Shift) -> list[EpisodeRecord] | None:
     """The official episodes of one agent on one scenario and condition, or None if any is missing."""
     try:
-        return db.get_records(agent_hash, scenario_hash(scenario, shift), shift.name, shift.level, suite.seeds)
+        return db.get_records(agent_hash, scenario_hash(scenario, shift), shift.name, shift.level,
+                              suite.seeds_for(shift))
     except KeyError:
         return None
 

@@ -180,10 +180,11 @@ def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents:
             else:  # a narrowed run adds its scenarios to the entry, keeping the others
                 old = db.entries().get(name, {}).get("agents", {})
                 db.set_entry(name, kind, {**old, **agents_hashes})
-        requests = [Request(agent, scenario, shift) for _, by_scenario in entries.values()
+        requests = [Request(agent, scenario, shift, seeds=tuple(suite.seeds_for(shift)))
+                    for _, by_scenario in entries.values()
                     for scenario, agent in by_scenario.items() for shift in suite.conditions]
         log(f"[4/5] evaluating {len(entries)} agents on {len(suite.scenarios)} scenarios x "
-            f"{len(suite.conditions)} conditions x {suite.episodes} seeds "
+            f"{len(suite.conditions)} conditions x {suite.describe_seeds()} "
             f"(estimated {_minutes(eval_s / max(1, _workers(workers)))})")
         results = evaluate_many(requests, seeds=suite.seeds, workers=workers, db=db, progress=progress,
                                 backend=backend, address=address)
@@ -225,7 +226,7 @@ def _kind(spec) -> str:
 
 def _eval_estimate(suite: Suite, agents: int) -> float:
     per_scenario = [EPISODE_SECONDS[_kind(registry.get(s).spec)] for s in suite.scenarios]
-    return agents * len(suite.conditions) * suite.episodes * sum(per_scenario)
+    return agents * suite.episodes_per_scenario * sum(per_scenario)
 
 
 def _workers(workers: int | None) -> int:

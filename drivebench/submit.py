@@ -59,10 +59,10 @@ def submit(name: str, policy: str, *, db: ResultsDB, workers: int | None = None,
         raise DrivebenchError(f"{policy} cannot drive any official scenario:\n  " + "\n  ".join(cannot.values()))
     for scenario, why in cannot.items():
         log(f"skipping {scenario}: {why} (the entry will be incomplete)")
-    requests = [Request(agent, scenario, shift, time_limit=TIME_LIMIT)
+    requests = [Request(agent, scenario, shift, time_limit=TIME_LIMIT, seeds=tuple(suite.seeds_for(shift)))
                 for scenario in drivable for shift in suite.conditions]
     log(f"evaluating {name} on {len(drivable)} scenarios x {len(suite.conditions)} conditions x "
-        f"{suite.episodes} official seeds")
+        f"{suite.describe_seeds()}, the official seeds")
     evaluate_many(requests, seeds=suite.seeds, workers=workers, db=db, progress=progress, backend=backend,
                   address=address, isolate=True)
     agents = {scenario: (agent, loaded.agent_hash) for scenario in drivable}

@@ -36,6 +36,19 @@ def db_path(tmp_path_factory, suite):
     return path
 
 
+def test_robustness_conditions_take_the_first_of_the_official_seeds():
+    official = leaderboard.official_suite()
+    assert official.robustness and official.robustness_episodes < official.episodes
+    for shift in official.conditions:
+        expected = official.robustness_episodes if shift in official.robustness else official.episodes
+        assert official.seeds_for(shift) == official.seeds[:expected]
+    assert official.episodes_per_scenario == ((1 + len(official.offdist)) * official.episodes
+                                              + len(official.robustness) * official.robustness_episodes)
+    assert "25 under the robustness conditions start_offset:1, start_offset:3" in official.describe_seeds()
+    smoke = official.narrowed(episodes=10)  # a smoke run's seeds: every condition on all 10
+    assert smoke.robustness_episodes == 10 and smoke.describe_seeds() == "10 seeds"
+
+
 def test_rows_are_ranked_and_complete(db_path, suite):
     with ResultsDB(db_path) as db:
         rows = leaderboard.compute(db, suite)

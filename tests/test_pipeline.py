@@ -1,4 +1,5 @@
 """`drivebench run`: the whole pipeline on a narrowed suite with the quick preset, and what a rerun redoes."""
+import dataclasses
 import json
 import shutil
 
@@ -19,7 +20,9 @@ def isolated(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_quick_run_end_to_end_then_resume(isolated, capsys):
+def test_quick_run_end_to_end_then_resume(isolated, capsys, monkeypatch):
+    official = leaderboard.official_suite()
+    monkeypatch.setattr(leaderboard, "official_suite", lambda: dataclasses.replace(official, robustness_episodes=1))
     argv = ["run", "--preset", "quick", "--scenarios", "curve-gentle", "--agents", "expert,random,bc",
             "--episodes", "2", "--workers", "1", "--db", str(isolated / "r.db"), "--report", str(isolated / "rep"),
             "--json"]
@@ -34,7 +37,8 @@ def test_quick_run_end_to_end_then_resume(isolated, capsys):
     assert len(checkpoints) == 1
     with ResultsDB(isolated / "r.db") as db:
         stored = db.count()
-        assert stored == 3 * len(leaderboard.official_suite().conditions) * 2
+        # 3 entries x (2 seeds in distribution and under each off-distribution shift + 1 under each robustness one)
+        assert stored == 3 * ((1 + len(official.offdist)) * 2 + len(official.robustness) * 1)
         assert db.entries()["bc-quick"]["agents"]["curve-gentle"][0] == str(checkpoints[0].parent)
 
     assert main(argv) == 0  # nothing changed: nothing is trained or evaluated again

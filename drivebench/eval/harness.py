@@ -47,6 +47,8 @@ class Request:
     shift: Shift = NONE
     time_limit: float | None = None
     """the policy's computing time allowed per episode [s] (policies.time_limited); None: unlimited"""
+    seeds: tuple[int, ...] | None = None
+    """this evaluation's seeds; None: the `seeds` given to evaluate_many"""
 
 
 def evaluate(agent: str, scenario: str, *, seeds: Sequence[int], shift: Shift = NONE, workers: int | None = None,
@@ -61,8 +63,8 @@ def evaluate(agent: str, scenario: str, *, seeds: Sequence[int], shift: Shift = 
 def evaluate_many(requests: Sequence[Request], *, seeds: Sequence[int], workers: int | None = None,
                   db: ResultsDB | None = None, progress: bool = True, backend: str = "local",
                   address: str | None = None, isolate: bool = False) -> dict[Request, list[EpisodeRecord]]:
-    """Several evaluations over the same seeds, sharing one pool of workers (`backend`: see executors.py)."""
-    seeds = list(seeds)
+    """Several evaluations, each over `seeds` or its own `Request.seeds`, sharing one pool of workers (`backend`:
+    see executors.py)."""
     plans = []
     for request in requests:
         spec = shifted_spec(registry.get(request.scenario).spec, request.shift)
@@ -70,13 +72,14 @@ def evaluate_many(requests: Sequence[Request], *, seeds: Sequence[int], workers:
         policy.check_scenario(spec)
         agent_hash = policy.agent_hash
         key = (agent_hash, spec_hash(spec), request.shift.name, request.shift.level)
-        todo = seeds if db is None else db.missing_seeds(*key, seeds)
-        plans.append((request, spec, key, todo))
-    new = _run([(r.agent, key[0], spec, r.shift, todo, r.time_limit) for r, spec, key, todo in plans], workers, db,
-               progress, backend, address, isolate)
+        own = list(seeds if request.seeds is None else request.seeds)
+        todo = own if db is None else db.missing_seeds(*key, own)
+        plans.append((request, spec, key, own, todo))
+    new = _run([(r.agent, key[0], spec, r.shift, todo, r.time_limit) for r, spec, key, _, todo in plans], workers,
+               db, progress, backend, address, isolate)
     if db is None:
-        return {r: [new[(key, seed)] for seed in seeds] for r, _, key, _ in plans}
-    return {r: db.get_records(*key, seeds) for r, _, key, _ in plans}
+        return {r: [new[(key, seed)] for seed in own] for r, _, key, own, _ in plans}
+    return {r: db.get_records(*key, own) for r, _, key, own, _ in plans}
 
 
 def _run(jobs: list[tuple[str, str, object, Shift, list[int], float | None]], workers: int | None,

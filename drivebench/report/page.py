@@ -80,7 +80,7 @@ def picture(p: Picture) -> str:
 def info_table(run_info: Mapping[str, object], suite: Suite) -> str:
     items = dict(run_info)
     items.setdefault("suite", f"v{suite.version}: {len(suite.scenarios)} scenarios ({', '.join(suite.scenarios)}) x "
-                              f"{suite.episodes} seeds; conditions: {', '.join(map(str, suite.conditions))}")
+                              f"{suite.describe_seeds()}; conditions: {', '.join(map(str, suite.conditions))}")
     rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_text(v))}</td></tr>" for k, v in items.items())
     return f'<table class="info"><tbody>{rows}</tbody></table>'
 
