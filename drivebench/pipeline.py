@@ -41,11 +41,12 @@ TRAIN_SEED = 0
 
 TRAIN_SECONDS = {
     ("bc", "curve"): 15, ("bc", "traffic"): 15, ("bc", "parking"): 25,
-    ("dagger", "curve"): 40, ("dagger", "traffic"): 60, ("dagger", "parking"): 60,
-    ("gail", "curve"): 45, ("gail", "traffic"): 95, ("gail", "parking"): 55,
-    ("airl", "curve"): 45, ("airl", "traffic"): 95, ("airl", "parking"): 60,
+    ("dagger", "curve"): 35, ("dagger", "traffic"): 50, ("dagger", "parking"): 50,
+    ("gail", "curve"): 30, ("gail", "traffic"): 55, ("gail", "parking"): 35,
+    ("airl", "curve"): 30, ("airl", "traffic"): 55, ("airl", "parking"): 38,
 }
-"""Standard-preset training time of one run on this project's 2-core machine [s] (BENCHMARKS.md), by scenario
+"""Standard-preset training time of one run on this project's 2-core machine at its 2026-11-25 speed [s]
+(BENCHMARKS.md; GAIL's, AIRL's and DAgger's scaled to their session-7 budgets), by scenario
 kind (curves with traffic apart: their IDM cars make each step 10x dearer). Used for the time-left estimate
 and to start the longest runs first. Other presets are assumed to take QUICK_SECONDS."""
 QUICK_SECONDS = 3
