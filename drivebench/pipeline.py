@@ -40,15 +40,14 @@ TRAIN_SEED = 0
 """The leaderboard's agents are trained with this seed (data_efficiency.py and agent_quality.py vary it)."""
 
 TRAIN_SECONDS = {
-    ("bc", "curve"): 15, ("bc", "traffic"): 15, ("bc", "parking"): 25,
-    ("dagger", "curve"): 35, ("dagger", "traffic"): 50, ("dagger", "parking"): 50,
-    ("gail", "curve"): 30, ("gail", "traffic"): 55, ("gail", "parking"): 35,
-    ("airl", "curve"): 30, ("airl", "traffic"): 55, ("airl", "parking"): 38,
+    ("bc", "curve"): 17, ("bc", "traffic"): 15, ("bc", "parking"): 28,
+    ("dagger", "curve"): 40, ("dagger", "traffic"): 40, ("dagger", "parking"): 50,
+    ("gail", "curve"): 46, ("gail", "traffic"): 77, ("gail", "parking"): 64,
+    ("airl", "curve"): 43, ("airl", "traffic"): 82, ("airl", "parking"): 52,
 }
-"""Standard-preset training time of one run on this project's 2-core machine at its 2026-11-25 speed [s]
-(BENCHMARKS.md; GAIL's, AIRL's and DAgger's scaled to their session-7 budgets), by scenario
-kind (curves with traffic apart: their IDM cars make each step 10x dearer). Used for the time-left estimate
-and to start the longest runs first. Other presets are assumed to take QUICK_SECONDS."""
+"""Standard-preset training time of one run, two at a time on this project's 2-core machine [s] (BENCHMARKS.md,
+session 7's run), by scenario kind (curves with traffic apart: their IDM cars make each step 10x dearer). Used
+for the time-left estimate and to start the longest runs first. Other presets are assumed to take QUICK_SECONDS."""
 QUICK_SECONDS = 3
 
 SMOKE_EPISODES = 10
