@@ -114,7 +114,8 @@ def _write(folder: Path, db: ResultsDB, suite: Suite, *, title: str, run_info: d
     if gifs:
         requests = gif_module.choose_failures(records, entries, order, suite)
         for request in requests:
-            expected = records[request.entry, request.scenario, request.shift][suite.seeds_for(request.shift).index(request.seed)]
+            seeds = suite.seeds_for(request.shift)
+            expected = records[request.entry, request.scenario, request.shift][seeds.index(request.seed)]
             gif_results.append(gif_module.render_gif(request, folder / request.filename, expected=expected))
         if not requests:
             gif_note = "No failure to show: no entry failed where the expert arrived."

@@ -4,6 +4,7 @@ import json
 import shutil
 import tempfile
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -23,15 +24,15 @@ SCENARIOS = ("curve-gentle", "parking-empty")
 
 @pytest.fixture(scope="module")
 def training(tmp_path_factory):
-    """Every algorithm trained on both scenarios; the messages of the warnings raised meanwhile; what the training
-    left in the temp dir; and how many env steps each run took (counted at ScenarioEnv.step)."""
+    """Every algorithm trained on both scenarios (`results`), the messages of the warnings raised meanwhile, what
+    the training left in the temp dir, and the env steps each run took (counted at ScenarioEnv.step)."""
     root = tmp_path_factory.mktemp("agents")
     scratch = tmp_path_factory.mktemp("tempdir")
     results, stepped = {}, {}
     real_step = ScenarioEnv.step
 
     def counted_step(env, action):
-        stepped[run] += 1
+        stepped[run] += 1  # the run in progress
         return real_step(env, action)
 
     with warnings.catch_warnings(record=True) as caught, pytest.MonkeyPatch.context() as mp:
@@ -41,34 +42,35 @@ def training(tmp_path_factory):
         for run in [(algo, sc) for algo in ALGORITHMS for sc in SCENARIOS]:
             stepped[run] = 0
             results[run] = train(*run, out=root.joinpath(*run), preset="quick", seed=0, progress=False)
-    return results, [str(w.message) for w in caught], sorted(p.name for p in scratch.iterdir()), stepped
+    return SimpleNamespace(results=results, warnings=[str(w.message) for w in caught],
+                           left_in_tempdir=sorted(p.name for p in scratch.iterdir()), env_steps=stepped)
 
 
 @pytest.fixture(scope="module")
 def trained(training):
-    return training[0]
+    return training.results
 
 
 def test_training_does_not_repeat_imitations_bc_warning(training):
     """imitation logs BC's loss tensor each batch and torch warns each time; common.quiet_bc silences that one."""
-    assert not [m for m in training[1] if "requires_grad" in m]
+    assert not [m for m in training.warnings if "requires_grad" in m]
 
 
 def test_training_leaves_nothing_in_the_temp_dir(training):
     """imitation's and SB3's loggers make a log folder per run unless told otherwise; a benchmark run trains 28.
     (torch keeps one cache folder per user there, torchinductor_<user>, made once and reused.)"""
-    assert [name for name in training[2] if not name.startswith("torchinductor_")] == []
+    assert [name for name in training.left_in_tempdir if not name.startswith("torchinductor_")] == []
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 @pytest.mark.parametrize("algo", ALGORITHMS)
 def test_quick_training_gives_an_agent_the_harness_evaluates(training, algo, scenario):
-    result = training[0][(algo, scenario)]
+    result = training.results[(algo, scenario)]
     hp = presets.load_preset(algo, "quick", registry.get(scenario).family)
     usage = result.usage
     assert usage.demo_episodes == hp["demos"] and usage.demo_transitions > 0 and usage.wall_time > 0
     assert usage.gradient_steps > 0
-    assert usage.env_steps == training[3][(algo, scenario)]  # every step taken is in the budget, and no more
+    assert usage.env_steps == training.env_steps[(algo, scenario)]  # every step taken is in the budget, no more
     if algo == "bc":
         assert usage.env_steps == 0 and usage.expert_queries == 0 and usage.gradient_steps == hp["gradient_steps"]
     if algo == "dagger":
