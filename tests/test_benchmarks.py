@@ -35,3 +35,43 @@ def test_replayed_episodes_give_the_records_of_the_real_run():
     assert all(r.metrics.success for r in real)
     for a, b in zip(replayed, real):
         assert (a.trajectory.poses == b.trajectory.poses).all()
+
+
+def _load(name: str):
+    path = SCRIPT.parent / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_an_adversarial_snapshot_is_the_policy_a_shorter_run_trains(tmp_path):
+    """benchmarks/adversarial_budget.py reads a run's snapshot after round k as a k-round run's policy."""
+    import torch
+
+    from drivebench.agents import adversarial, checkpoints
+    from drivebench.agents.train import train
+
+    script = _load("adversarial_budget")
+    real = adversarial.PPO, adversarial.tqdm
+    folders, per_round = script.train_with_snapshots("gail", "curve-gentle", {1}, tmp_path, preset="quick")
+    assert (adversarial.PPO, adversarial.tqdm) == real  # the module is left as it was
+    assert sorted(folders) == [1, 2]  # quick: 512 env steps of 1 x 256
+    short = train("gail", "curve-gentle", out=tmp_path / "short", preset="quick", progress=False,
+                  overrides={"env_steps": per_round})
+    weights = {k: checkpoints.load_policy(folder)[0].state_dict() for k, folder in folders.items()}
+    expected = checkpoints.load_policy(short.out)[0].state_dict()
+    assert all(torch.equal(weights[1][name], expected[name]) for name in expected)
+    assert not torch.equal(weights[1]["action_net.weight"], weights[2]["action_net.weight"])
+
+
+def test_adversarial_budget_prints_its_table(tmp_path, monkeypatch, capsys):
+    script = _load("adversarial_budget")
+    monkeypatch.setattr("sys.argv", ["adversarial_budget.py", "--algos", "airl", "--scenarios", "parking-empty",
+                                     "--rounds", "1", "--episodes", "2", "--preset", "quick", "--workers", "1",
+                                     "--out", str(tmp_path)])
+    script.main()
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines[lines.index("") + 2:]]  # the table, after a blank line and its header
+    assert [(r[1], r[2]) for r in rows] == [("1", "256"), ("2", "512")]
+    assert all(0 <= float(r[-1]) <= 100 for r in rows)
