@@ -1,5 +1,6 @@
-"""benchmarks/harness_overhead.py: its replay of recorded episodes, which times the harness's own work apart from
-the simulator, drives the harness exactly as the real env does."""
+"""The benchmark scripts' own machinery: harness_overhead.py's replay of recorded episodes (which times the
+harness's own work apart from the simulator) drives the harness exactly as the real env does; the snapshots of
+adversarial_budget.py are the policies shorter runs train."""
 from __future__ import annotations
 
 import importlib.util
@@ -14,11 +15,12 @@ from drivebench.experts.registry import experts_for
 from drivebench.scenarios import registry
 from drivebench.scenarios.spec import spec_hash
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "harness_overhead.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("harness_overhead", SCRIPT)
+def _load(name: str):
+    """benchmarks/<name>.py as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -27,7 +29,7 @@ def _script():
 def test_replayed_episodes_give_the_records_of_the_real_run():
     spec = registry.get("curve-gentle").spec
     expert, seeds = experts_for(spec)[0], [11, 12]
-    replay = _script().ReplayEnv(shifts.make_env(spec), lambda env, obs: expert.act(env), seeds)
+    replay = _load("harness_overhead").ReplayEnv(shifts.make_env(spec), lambda env, obs: expert.act(env), seeds)
     policy = replace(load_policy(expert.id), act=replay.act)
     replayed = [episode_record(expert.id, policy, replay, spec, spec_hash(spec), NONE, s) for s in seeds]
     real = run_chunk(expert.id, spec.model_dump(mode="json"), "none", 0, seeds)
@@ -35,14 +37,6 @@ def test_replayed_episodes_give_the_records_of_the_real_run():
     assert all(r.metrics.success for r in real)
     for a, b in zip(replayed, real):
         assert (a.trajectory.poses == b.trajectory.poses).all()
-
-
-def _load(name: str):
-    path = SCRIPT.parent / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_an_adversarial_snapshot_is_the_policy_a_shorter_run_trains(tmp_path):
