@@ -12,57 +12,44 @@ keep the generator.
 
 A round does not depend on how many follow it (PPO's learning rate and clip range are constant), so the
 snapshot after round k is the policy that a run of k rounds (env_steps = k x n_steps x n_envs) trains, weight
-for weight (tests/test_benchmarks.py checks it). The run's last round is its own checkpoint.
+for weight (tests/test_benchmarks.py checks it). The run's last round is its own checkpoint. The snapshots are
+taken by train's callback (drivebench.agents.base.Callback), which sees the generator after each round.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 from pathlib import Path
 
 import numpy as np
 
 from drivebench import leaderboard
-from drivebench.agents import adversarial, checkpoints
+from drivebench.agents import checkpoints
+from drivebench.agents.base import TrainProgress
 from drivebench.agents.train import train
 from drivebench.eval.harness import Request, evaluate_many
 from drivebench.eval.shifts import NONE
 
 
-@contextlib.contextmanager
 def snapshots(rounds: set[int]):
-    """While active, adversarial.fit keeps its generator's weights after each round in `rounds`: yields the dict
-    {round: state_dict} it fills. fit runs its rounds over `tqdm(range(rounds))` and builds its generator with
-    `PPO(...)`; this wraps both names in the module for the duration."""
-    kept, generator = {}, {}
+    """A training callback that keeps the generator's weights after each round in `rounds` (copies: the policy it
+    is shown is the live one). Returns (the callback, the dict {round: state_dict} it fills)."""
+    kept: dict[int, dict] = {}
 
-    class RecordedPPO(adversarial.PPO):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            generator["ppo"] = self
+    def keep(progress: TrainProgress) -> None:
+        if progress.round in rounds:
+            kept[progress.round] = copy.deepcopy(progress.policy.state_dict())
 
-    def counted(iterable, **_):
-        for done, item in enumerate(iterable, 1):
-            yield item  # the round runs here
-            if done in rounds:
-                kept[done] = copy.deepcopy(generator["ppo"].policy.state_dict())
-
-    real_ppo, real_tqdm = adversarial.PPO, adversarial.tqdm
-    adversarial.PPO, adversarial.tqdm = RecordedPPO, counted
-    try:
-        yield kept
-    finally:
-        adversarial.PPO, adversarial.tqdm = real_ppo, real_tqdm
+    return keep, kept
 
 
 def train_with_snapshots(algo: str, scenario: str, rounds: set[int], out: Path, preset: str = "standard",
                          overrides: dict | None = None) -> tuple[dict[int, Path], int]:
     """Train once; save the snapshot after each of `rounds` as a checkpoint beside the run's own. Returns
     ({round: checkpoint folder}, the run's last round included; env steps per round)."""
-    with snapshots(rounds) as kept:
-        result = train(algo, scenario, out=out / f"{algo}-{scenario}", preset=preset, progress=False,
-                       overrides=overrides)
+    keep, kept = snapshots(rounds)
+    result = train(algo, scenario, out=out / f"{algo}-{scenario}", preset=preset, progress=False,
+                   overrides=overrides, callback=keep)
     hp = result.config["hyperparameters"]
     per_round = hp["n_steps"] * hp["n_envs"]
     policy, _ = checkpoints.load_policy(result.out)

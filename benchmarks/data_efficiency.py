@@ -6,9 +6,10 @@ over training seeds with a 95% bootstrap interval across them. The demos are the
 max(N) episodes recorded on demo seeds 0, 1, ... (so the default 20-episode sets are a prefix of it). Writes a
 CSV and a plot (one panel per scenario, one line per algorithm) to `--out`.
 
-Resumable: a run whose checkpoint in `--out` was trained with the same algorithm, hyperparameters, demos and seed is
-not trained again, and evaluations go through a results database in `--out`, so running the command again (after
-a kill, or with more scenarios, algorithms or counts) only does what is missing. Several processes may share one
+Resumable: a run whose checkpoint in `--out` records the same training key (agents/train.train_key: algorithm,
+hyperparameters, scenario spec, demos, seed and the training code) is not trained again, demo sets are recorded
+again only when missing, short or stale, and evaluations go through a results database in `--out`, so running the
+command again (after a kill, or with more scenarios, algorithms or counts) only does what is missing. Several processes may share one
 `--out` when they split the work by scenario or algorithm; a last run over everything then writes the whole table.
 
     python benchmarks/data_efficiency.py [--scenarios curve-gentle,parking-empty] [--algos bc,dagger,gail,airl]
@@ -27,8 +28,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from drivebench.agents import checkpoints, presets  # noqa: E402
-from drivebench.agents.train import ALGORITHMS, train  # noqa: E402
+from drivebench.agents import checkpoints  # noqa: E402
+from drivebench.agents.train import ALGORITHMS, train, train_key  # noqa: E402
 from drivebench.data import record, store  # noqa: E402
 from drivebench.eval import stats  # noqa: E402
 from drivebench.eval.harness import evaluate  # noqa: E402
@@ -39,24 +40,23 @@ from drivebench.seeds import eval_seeds  # noqa: E402
 
 
 def demo_set(root: Path, scenario: str, episodes: int) -> Path:
-    """A demo set of at least `episodes` episodes of the scenario's default expert, recorded if missing."""
+    """A demo set of at least `episodes` episodes of the scenario's default expert, recorded if missing, short
+    or stale (record.stale_because: another spec, expert style or recording code)."""
     expert = experts_for(registry.get(scenario).spec)[0].id
     folder = store.demo_dir(root, scenario, expert)
-    if not (folder / store.MANIFEST_FILE).exists() or len(store.read_manifest(folder)["seeds"]) < episodes:
+    if (not (folder / store.MANIFEST_FILE).exists() or record.stale_because(folder, scenario, expert)
+            or len(store.read_manifest(folder)["seeds"]) < episodes):
         record.record(scenario, expert, episodes=episodes, seed=0, root=root, progress=False)
     return folder
 
 
 def trained(algo: str, scenario: str, out: Path, *, demos: Path, preset: str, seed: int, n: int,
             only_cached: bool = False) -> Path | None:
-    """The checkpoint of one sweep cell: the one already in `out` if it was trained with these settings, else a
-    new one (or None with `only_cached`)."""
-    hp = {**presets.load_preset(algo, preset, registry.get(scenario).family), "demos": n}
-    if checkpoints.is_checkpoint(out):
-        config = checkpoints.read_config(out)
-        if (config["algo"], config["hyperparameters"], config["seed"], config["demos"]["data_sha256"]) == (
-                algo, hp, seed, store.read_manifest(demos)["files"][store.DATA_FILE]["sha256"]):
-            return out
+    """The checkpoint of one sweep cell: the one already in `out` if its recorded training key is this cell's
+    (agents/train.train_key), else a new one (or None with `only_cached`)."""
+    key = train_key(algo, scenario, preset=preset, seed=seed, demos=demos, overrides={"demos": n})
+    if checkpoints.is_checkpoint(out) and checkpoints.read_config(out).get("train_key") == key:
+        return out
     if only_cached:
         return None
     return train(algo, scenario, out=out, demos=demos, preset=preset, seed=seed, overrides={"demos": n},

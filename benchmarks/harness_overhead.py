@@ -41,11 +41,12 @@ import drivebench  # noqa: F401  registers the scenarios
 from drivebench.eval import shifts, stats
 from drivebench.eval.shifts import NONE
 from drivebench.eval.harness import chunk_size, episode_record, evaluate, run_chunk
+from drivebench.eval.keys import scenario_key
 from drivebench.eval.policies import load_policy
 from drivebench.executors import make_executor
 from drivebench.experts.registry import experts_for
 from drivebench.scenarios import registry
-from drivebench.scenarios.spec import parse_spec, spec_hash
+from drivebench.scenarios.spec import parse_spec
 from drivebench.seeds import eval_seeds
 
 OVERHEAD_SEEDS = {"curve-gentle": 60, "curve-traffic": 10, "parking-empty": 24}  # a few seconds of work each
@@ -150,7 +151,7 @@ def harness_work(name: str, n: int, repeats: int) -> dict:
     def harness() -> float:
         start = time.perf_counter()
         chunk_spec = parse_spec(spec_data)  # run_chunk's own per-chunk work (both loops build an env)
-        chunk_hash = spec_hash(chunk_spec)
+        chunk_hash = scenario_key(chunk_spec)  # cached per process, as in run_chunk
         for seed in seeds:
             episode_record(expert.id, policy, replay, chunk_spec, chunk_hash, NONE, seed)
         return time.perf_counter() - start

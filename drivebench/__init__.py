@@ -6,6 +6,7 @@ import os as _os
 
 _os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
+from drivebench import families as _families  # noqa: E402,F401  (registers the scenario families)
 from drivebench.scenarios import registry as _registry  # noqa: E402
 
 _registry.discover()

@@ -150,28 +150,22 @@ def cmd_scenarios_list(args) -> int:
 
 
 def cmd_scenarios_show(args) -> int:
-    from drivebench.experts.registry import EXPERTS
+    from drivebench.scenarios import family as families
     from drivebench.scenarios import registry
-    from drivebench.scenarios.envs import FAMILIES
-    from drivebench.scenarios.roads import build_centreline, build_lot
     from drivebench.scenarios.spec import field_docs
 
     entry = registry.get(args.name)
     spec = entry.spec
     print(f"{entry.id}  ({entry.family})  {entry.file}\n{spec.description}\n")
     print(json.dumps(spec.model_dump(mode="json"), indent=2))
-    if spec.family == "curve":
-        line = build_centreline(spec.road)
-        print(f"\nroad: {line.length:.1f} m, {spec.road.lanes} lane(s) of {spec.road.lane_width} m")
-    else:
-        lot = build_lot(spec.lot)
-        print(f"\nlot: {lot.interior.length:.1f} m x {lot.interior.width:.1f} m, {len(lot.bays)} bays")
+    family = families.of(spec)
+    print(f"\n{family.describe(spec)}")
     print("\nexperts:")
-    for ex in EXPERTS.values():
+    for ex in [e for f in families.all_families() for e in f.experts]:
         reason = ex.supports(spec)
         print(f"  {ex.id:18s} {'drives it' if reason is None else 'no: ' + reason}")
     print("\nobservation:")
-    for name, doc in FAMILIES[spec.family].OBSERVATION_FEATURES:
+    for name, doc in family.observation_features:
         print(f"  {name:18s} {doc}")
     print("\nscenario file fields:")
     for field, doc in field_docs(type(spec)):

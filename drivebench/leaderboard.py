@@ -28,12 +28,12 @@ import pandas as pd
 
 from drivebench.errors import DrivebenchError
 from drivebench.eval import stats
-from drivebench.eval.records import EpisodeRecord
+from drivebench.eval.keys import scenario_key
+from drivebench.core.records import EpisodeRecord
 from drivebench.eval.shifts import NONE, Shift, parse_shift, shifted_spec
 from drivebench.eval.summary import RATES
 from drivebench.results.db import ResultsDB
 from drivebench.scenarios import registry
-from drivebench.scenarios.spec import spec_hash
 from drivebench.seeds import eval_seeds
 
 SUITE_FILE = Path(__file__).with_name("suite.toml")
@@ -140,8 +140,9 @@ class Row:
 
 
 def scenario_hash(scenario: str, shift: Shift) -> str:
-    """Hash of the official scenario's spec under a shift: what the episodes of the suite are keyed by."""
-    return spec_hash(shifted_spec(registry.get(scenario).spec, shift))
+    """The scenario key of the official scenario under a shift (eval/keys.py: its shifted spec and the code that
+    simulates and scores it): what the episodes of the suite are stored under."""
+    return scenario_key(shifted_spec(registry.get(scenario).spec, shift))
 
 
 def entry_records(db: ResultsDB, suite: Suite, agent_hash: str, scenario: str,

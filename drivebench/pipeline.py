@@ -1,11 +1,14 @@
 """The main job, `drivebench run`: validate -> demos -> train -> evaluate -> leaderboard -> report.
 
 Every stage is keyed by content, so running again redoes only what changed:
-- demos are re-recorded only when missing or made by another scenario spec or expert version (data/record.py);
-- a training run's checkpoint lives in `runs/agents/<preset>/<scenario>/<algo>-<key>`, where the key hashes
-  everything the result depends on (algorithm, resolved hyperparameters, scenario spec, demo data, seed and
-  the agents' source code); a folder that exists is reused;
-- evaluation asks the results database which episodes it lacks (eval/harness.py);
+- demos are re-recorded only when missing or made by another scenario spec, expert style or code (the env's,
+  the expert's, the rollout's: data/record.py);
+- a training run's checkpoint lives in `runs/agents/<preset>/<scenario>/<algo>-<key>`, where the key
+  (agents/train.train_key) covers everything the result depends on (algorithm, resolved hyperparameters,
+  scenario spec, demo data, seed and the code key of the training closure: the agents' code, the env, the
+  expert); a folder that exists is reused;
+- evaluation asks the results database which episodes it lacks (eval/harness.py): an episode row is keyed by
+  the agent's hash and the scenario key (eval/keys.py: the shifted spec, the simulator's and the metrics' code);
 - the leaderboard is computed from the database; the report is rewritten from it.
 
 Training runs are units of work on the same executor as evaluation episodes (one run per worker, torch
@@ -13,8 +16,6 @@ single-threaded in each), so 2 cores train 2 agents at once.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sys
 import time
@@ -25,15 +26,16 @@ from tqdm import tqdm
 
 from drivebench import leaderboard
 from drivebench.agents import presets
-from drivebench.agents.train import ALGORITHMS, default_demos
-from drivebench.data import store
+from drivebench.agents import train as training
+from drivebench.agents.train import ALGORITHMS
 from drivebench.errors import DrivebenchError
 from drivebench.eval.harness import Request, evaluate_many
 from drivebench.eval.policies import load_policy
 from drivebench.experts.registry import experts_for
 from drivebench.leaderboard import Suite
-from drivebench.paths import REPO_ROOT, runs_dir
+from drivebench.paths import runs_dir
 from drivebench.results.db import ResultsDB
+from drivebench.scenarios import family as families
 from drivebench.scenarios import registry
 
 TRAIN_SEED = 0
@@ -86,24 +88,9 @@ def entry_name(algo: str, preset: str) -> str:
     return algo if preset == "standard" else f"{algo}-{preset}"
 
 
-def source_hash() -> str:
-    """sha256 of the agents package's code and presets: a change retrains, nothing else does."""
-    digest = hashlib.sha256()
-    for path in sorted((REPO_ROOT / "drivebench" / "agents").glob("*.*")):
-        if path.suffix in (".py", ".toml"):
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
 def train_key(algo: str, scenario: str, preset: str, seed: int = TRAIN_SEED) -> str:
-    """What a training run's result depends on, hashed."""
-    entry = registry.get(scenario)
-    demos = default_demos(entry.name)
-    manifest = store.read_manifest(demos)
-    content = {"algo": algo, "scenario_hash": entry.hash, "preset": preset,
-               "hyperparameters": presets.load_preset(algo, preset, entry.family), "seed": seed,
-               "demos": manifest["files"][store.DATA_FILE]["sha256"], "code": source_hash()}
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+    """What a training run of the pipeline depends on (agents/train.train_key, on the scenario's default demos)."""
+    return training.train_key(algo, scenario, preset=preset, seed=seed)
 
 
 def train_jobs(suite: Suite, algos: list[str], preset: str, root: Path) -> list[TrainJob]:
@@ -142,7 +129,7 @@ def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents:
     chosen = [a for a in known if not agents or a in agents]
     algos = [a for a in chosen if a in ALGORITHMS]
     for algo in algos:  # an unknown preset fails here, before any work
-        presets.load_preset(algo, preset, "curve")
+        presets.load_preset(algo, preset, "")
 
     registry.discover()
     errors = registry.load_errors()
@@ -220,12 +207,12 @@ EPISODE_SECONDS = {"curve": 0.03, "traffic": 0.25, "parking": 0.05}
 
 
 def _kind(spec) -> str:
-    """curve, traffic (a curve with other cars) or parking: what sets a scenario's cost per step."""
-    return "traffic" if getattr(spec, "traffic", None) and spec.traffic.count else spec.family
+    """What sets a scenario's cost per step, as its family says (curve, traffic, parking, ...)."""
+    return families.of(spec).cost_kind(spec)
 
 
 def _eval_estimate(suite: Suite, agents: int) -> float:
-    per_scenario = [EPISODE_SECONDS[_kind(registry.get(s).spec)] for s in suite.scenarios]
+    per_scenario = [EPISODE_SECONDS.get(_kind(registry.get(s).spec), 0.1) for s in suite.scenarios]
     return agents * suite.episodes_per_scenario * sum(per_scenario)
 
 

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import drivebench  # noqa: E402,F401  (registers the shipped scenarios)
-from drivebench.eval.records import METRIC_FIELDS  # noqa: E402
+from drivebench.core.records import METRIC_FIELDS  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------- TOML writing
 def _toml_value(value) -> str:
@@ -144,3 +144,82 @@ def _same_record(a, b) -> None:
 def assert_same_record():
     """assert_same_record(a, b): two EpisodeRecords are equal in identity, every metric and every trajectory array."""
     return _same_record
+
+
+# ---------------------------------------------------------------------------------------------- content keys
+def change_a_constant(text: str) -> str:
+    """The module's source with its first number literal changed (a real code change), or with a new constant
+    appended if it has none."""
+    import ast
+
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float) and node.lineno == node.end_lineno:
+            lines = text.splitlines(keepends=True)
+            line = lines[node.lineno - 1].encode()
+            try:
+                if ast.literal_eval(line[node.col_offset:node.end_col_offset].decode()) != node.value:
+                    continue  # a position Python reports loosely (inside an f-string)
+            except (ValueError, SyntaxError):
+                continue
+            lines[node.lineno - 1] = (line[:node.col_offset] + repr(node.value + 1).encode()
+                                      + line[node.end_col_offset:]).decode()
+            return "".join(lines)
+    return text + "\nSTALENESS_TEST_CONSTANT = 1\n"
+
+
+def cosmetic_edit(text: str) -> str:
+    """The module's source reformatted (ast.unparse), its docstring reworded, a comment and a string statement
+    added: the same program."""
+    import ast
+
+    tree = ast.parse(text)
+    body = tree.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body[0].value.value = "Reworded. " + body[0].value.value
+    return "# an edited comment\n" + ast.unparse(tree) + '\n\n\n"""A trailing note."""  # and a comment\n'
+
+
+class CodeCopy:
+    """A copy of the drivebench package's Python files that code keys read instead of the real ones."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def path(self, module: str) -> Path:
+        from drivebench.core import keys
+
+        path = keys.module_file(module, self.root)
+        assert path is not None, module
+        return path
+
+    def edit(self, module: str, change) -> None:
+        """Rewrite one module of the copy with change(text) -> text; keys computed afterwards see it."""
+        from drivebench.core import keys
+
+        path = self.path(module)
+        path.write_text(change(path.read_text()))
+        keys.clear_cache()
+
+
+@pytest.fixture
+def code_copy(tmp_path, monkeypatch):
+    """A CodeCopy under tmp_path, made the root that code keys read (core/keys.ROOT) for this test: edit a module
+    there to see what a change of it makes stale, without touching the real source."""
+    from drivebench.core import keys
+
+    root = tmp_path / "code"
+    for path in (keys.ROOT / keys.PACKAGE).rglob("*.py"):
+        target = root / path.relative_to(keys.ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    monkeypatch.setattr(keys, "ROOT", root)
+    keys.clear_cache()
+    yield CodeCopy(root)
+    keys.clear_cache()
+
+
+@pytest.fixture
+def code_edits():
+    """(change_a_constant, cosmetic_edit): text -> text edits of a module's source for CodeCopy.edit."""
+    return change_a_constant, cosmetic_edit

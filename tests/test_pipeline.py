@@ -57,6 +57,30 @@ def test_train_key_follows_content(isolated):
     assert key != pipeline.train_key("bc", "curve-gentle", "quick", seed=1)
 
 
+def test_comments_in_the_agents_code_retrain_nothing_and_a_simulator_change_retrains(isolated, code_copy,
+                                                                                      code_edits):
+    """The train key covers the code of the training closure by syntax tree: comments, docstrings and formatting
+    in every agents module leave every checkpoint folder as it is; a constant changed in the scenario's env module
+    (or in an algorithm) names new folders."""
+    from drivebench.core import keys
+    from drivebench.scenarios import family
+
+    change, cosmetic = code_edits
+    suite = leaderboard.official_suite().narrowed(["curve-gentle", "parking-empty"])
+    before = pipeline.train_jobs(suite, ["bc", "gail"], "quick", isolated)
+    agents = [m for m in keys.closure("drivebench.agents.train") if m.startswith("drivebench.agents.")]
+    assert len(agents) >= 8
+    for module in agents:
+        code_copy.edit(module, cosmetic)
+    assert pipeline.train_jobs(suite, ["bc", "gail"], "quick", isolated) == before
+    code_copy.edit(family.get("curve").env_class.__module__, change)
+    after = {(j.algo, j.scenario): j.out for j in pipeline.train_jobs(suite, ["bc", "gail"], "quick", isolated)}
+    for job in before:
+        assert (after[job.algo, job.scenario] == job.out) == (job.scenario == "parking-empty"), job
+    code_copy.edit("drivebench.agents.bc", change)
+    assert all(j.out not in {b.out for b in before} for j in pipeline.train_jobs(suite, ["bc"], "quick", isolated))
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"agents": ["bc", "nobody"]}, "unknown agent nobody"),
     ({"scenarios": ["nowhere"]}, "not in the official suite: nowhere"),

@@ -1,39 +1,41 @@
-"""What every training run shares: the budget it may spend and the account of what it spent."""
+"""What an algorithm's `fit` returns, and what its `callback` is shown after each round (the budget types they
+report are drivebench.core.budget's)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Optional
 
 import torch
 
-
-@dataclass(frozen=True)
-class TrainBudget:
-    """Limits of one training run. Each algorithm spends the kinds that apply to it (the rest stay 0)."""
-
-    env_steps: int = 0
-    """environment steps the learner takes itself (DAgger rollouts, the GAIL/AIRL generator)"""
-    expert_queries: int = 0
-    """states the expert labels on request, beyond the recorded demos (DAgger)"""
-    gradient_steps: int = 0
-    """optimizer steps on the policy (BC, DAgger); for GAIL/AIRL, the generator's and discriminator's together"""
+from drivebench.core.budget import BudgetUsage
 
 
-@dataclass(frozen=True)
-class BudgetUsage:
-    """What a training run spent, in the same units for every algorithm (imitation's trainers each count
-    differently; these are counted by drivebench)."""
+@dataclass(frozen=True, eq=False)
+class TrainProgress:
+    """What a training callback is shown after each round of a `fit` (see `Callback`)."""
 
-    env_steps: int
-    """environment steps taken by the learner or on its behalf"""
-    expert_queries: int
-    """expert labels requested online (demos excluded)"""
-    gradient_steps: int
-    """optimizer steps over all networks trained"""
-    demo_transitions: int
-    """(state, action) pairs in the demos it learned from"""
-    demo_episodes: int
-    wall_time: float
-    """[s]"""
+    round: int
+    """rounds done, from 1"""
+    rounds: int
+    """rounds the budget plans (DAgger: at most; a round finishes its episodes past round_steps, so the budget
+    may run out sooner)"""
+    policy: torch.nn.Module
+    """the live policy being trained, not a copy: it changes as training goes on, so a snapshot must copy it
+    (`copy.deepcopy(progress.policy.state_dict())`), and a callback must not modify it"""
+    usage: BudgetUsage
+    """the budget spent so far, counted as the final BudgetUsage is (wall_time: since fit started)"""
+
+
+Callback = Callable[[TrainProgress], Optional[bool]]
+"""`callback(progress)`, called after each round of training (BC: each pass over the demos, the last one possibly
+partial; DAgger: each round of rollouts and BC; GAIL, AIRL, PPO: each generator round). Returning True stops
+training after that round: `fit` returns that policy, its usage counting the rounds done. A callback that only
+observes (reads or copies the policy, does not draw from torch's or numpy's global random generators) leaves the
+trained weights bit-identical to a run without one."""
+
+
+class StopTraining(Exception):
+    """Raised inside a trainer's loop when the callback asks to stop; each fit catches its own."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
+from typing import Callable
 
 import numpy as np
 import torch
@@ -11,7 +13,8 @@ from imitation.data import types
 from torch.utils import data as torch_data
 
 from drivebench.agents import common
-from drivebench.agents.base import BudgetUsage, Fitted
+from drivebench.agents.base import Callback, Fitted, StopTraining, TrainProgress
+from drivebench.core.budget import BudgetUsage
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +58,8 @@ class BC(bc.BC):
     - fed by common.ShuffledBatches: given transitions, or the transition DataLoader DAgger builds each round,
       it batches them with its own rng instead of torch's DataLoader (same batches in distribution, several
       times faster);
-    - its loss is `ActorLoss`, which skips the critic."""
+    - its loss is `ActorLoss`, which skips the critic.
+    `batches_per_pass` is the number of batches in one pass over its demonstrations."""
 
     def __init__(self, *, rng: np.random.Generator, ent_weight: float, l2_weight: float, **kwargs):
         self.batch_rng = rng  # set before imitation's __init__, which calls set_demonstrations
@@ -68,6 +72,7 @@ class BC(bc.BC):
         if isinstance(demonstrations, types.TransitionsMinimal):
             demonstrations = common.ShuffledBatches(demonstrations, self.minibatch_size, self.batch_rng,
                                                     fields=("obs", "acts"))
+            self.batches_per_pass = len(demonstrations)
         super().set_demonstrations(demonstrations)
 
 
@@ -89,20 +94,47 @@ LR_SCHEDULES = {
 """Learning-rate factor against the fraction of the gradient steps taken (hp['lr_schedule'])."""
 
 
-def train(learner: BC, n_batches: int, schedule: str = "constant", progress: bool = True) -> None:
-    """learner.train for n_batches, with the learning rate following LR_SCHEDULES[schedule]."""
+def train(learner: BC, n_batches: int, schedule: str = "constant", progress: bool = True,
+          after_round: Callable[[int, int, int], bool | None] | None = None) -> int:
+    """learner.train for n_batches, with the learning rate following LR_SCHEDULES[schedule]; returns the batches
+    trained. A round is a pass over the demos (learner.batches_per_pass batches; the last round is what remains of
+    n_batches): `after_round(round, rounds, batches so far)` is called after each, and True stops training there."""
     factor = LR_SCHEDULES[schedule]
     scheduler = torch.optim.lr_scheduler.LambdaLR(learner.optimizer, lambda k: factor(min(k / n_batches, 1.0)))
+    per_pass = learner.batches_per_pass
+    done = 0
+
+    def on_batch_end() -> None:
+        nonlocal done
+        scheduler.step()
+        done += 1
+        if after_round is not None and (done % per_pass == 0 or done == n_batches):
+            if after_round(math.ceil(done / per_pass), math.ceil(n_batches / per_pass), done):
+                raise StopTraining
+
     with common.quiet_bc():
-        learner.train(n_batches=n_batches, progress_bar=progress, on_batch_end=scheduler.step)
+        try:
+            learner.train(n_batches=n_batches, progress_bar=progress, on_batch_end=on_batch_end)
+        except StopTraining:
+            pass
+    return done
 
 
-def fit(*, demos, make_env, expert, hp: dict, rng: np.random.Generator, seed: int, progress: bool = True):
-    """Train on the demos for hp['gradient_steps'] batches; returns (policy, BudgetUsage)."""
+def fit(*, demos, make_env, expert, hp: dict, rng: np.random.Generator, seed: int, progress: bool = True,
+        callback: Callback | None = None):
+    """Train on the demos for hp['gradient_steps'] batches; returns (policy, BudgetUsage). `callback` (base.Callback)
+    is called after each pass over the demos."""
     start = time.perf_counter()
     env = make_env()
     learner = trainer(env, demos, hp, rng)
-    train(learner, hp["gradient_steps"], hp["lr_schedule"], progress)
-    return Fitted(learner.policy, BudgetUsage(env_steps=0, expert_queries=0, gradient_steps=hp["gradient_steps"],
-                                              demo_transitions=sum(ep.steps for ep in demos),
-                                              demo_episodes=len(demos), wall_time=time.perf_counter() - start))
+
+    def usage(steps: int) -> BudgetUsage:
+        return BudgetUsage(env_steps=0, expert_queries=0, gradient_steps=steps,
+                           demo_transitions=sum(ep.steps for ep in demos), demo_episodes=len(demos),
+                           wall_time=time.perf_counter() - start)
+
+    def after_round(k: int, rounds: int, steps: int) -> bool | None:
+        return callback(TrainProgress(k, rounds, learner.policy, usage(steps)))
+
+    steps = train(learner, hp["gradient_steps"], hp["lr_schedule"], progress, after_round if callback else None)
+    return Fitted(learner.policy, usage(steps))

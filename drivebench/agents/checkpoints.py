@@ -16,6 +16,7 @@ import torch
 from gymnasium import spaces
 
 from drivebench.agents import networks
+from drivebench.core import keys
 from drivebench.errors import DrivebenchError
 
 FORMAT, VERSION = "drivebench-agent", 1
@@ -66,8 +67,14 @@ def read_config(path: str | Path) -> dict:
 
 
 def agent_hash(path: str | Path) -> str:
-    """Identifies the agent's exact behaviour: its config and the weights' checksums."""
-    return hashlib.sha256((Path(path) / CONFIG).read_bytes()).hexdigest()
+    """Identifies the agent's behaviour (a content key, core/keys.py): the policy weights' sha256, the network
+    (architecture, activation), the observation it takes (its features, and its config where agent.json records
+    one) and the code key of agents/networks.py, which builds and runs the network. Not how it was trained (the
+    algorithm, demos, wall time, usage, the folder): two trainings that give the same weights are one agent."""
+    config = read_config(path)
+    return keys.content_key({"weights": config["files"][WEIGHTS], "network": config["network"],
+                             "observation_features": config["observation_features"],
+                             "observation": config.get("observation"), "code": keys.code_key(networks.__name__)})
 
 
 def load_policy(path: str | Path):

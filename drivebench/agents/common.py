@@ -15,7 +15,7 @@ from stable_baselines3.common import logger as sb_logger
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from drivebench.agents import networks
-from drivebench.eval.rollout import Episode
+from drivebench.core.records import Episode
 
 
 @contextlib.contextmanager

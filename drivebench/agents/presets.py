@@ -6,11 +6,10 @@ from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
 
-from drivebench.agents.base import TrainBudget
+from drivebench.core.budget import TrainBudget
 from drivebench.errors import DrivebenchError
 
 PRESETS_FILE = Path(__file__).with_name("presets.toml")
-FAMILIES = ("curve", "parking")
 
 
 @lru_cache(maxsize=1)
@@ -19,14 +18,15 @@ def _table() -> dict:
 
 
 def load_preset(algo: str, preset: str, family: str) -> dict:
-    """The hyperparameters of `algo` under `preset` for a scenario `family` (family overrides applied)."""
+    """The hyperparameters of `algo` under `preset` for a scenario `family`: the preset's keys, then its sub-table
+    named after the family (a family's section; any sub-table is one) overrides them."""
     table = _table()
     if algo not in table:
         raise DrivebenchError(f"unknown algorithm {algo!r}; known: {', '.join(table)}")
     if preset not in table[algo]:
         raise DrivebenchError(f"{algo} has no preset {preset!r}; known: {', '.join(table[algo])}")
     base = table[algo][preset]
-    return {**{k: v for k, v in base.items() if k not in FAMILIES}, **base.get(family, {})}
+    return {**{k: v for k, v in base.items() if not isinstance(v, dict)}, **base.get(family, {})}
 
 
 def most_demos(preset: str, family: str) -> int:

@@ -5,6 +5,7 @@ random weights and without demos, on the reward an AIRL agent learned (`driveben
 The reward is AIRL's unshaped reward g(s, a) (imitation's `AIRL.reward_test`: the shaping potential h(s) is
 dropped, as it only helps the discriminator), computed by imitation's RewardVecEnvWrapper in place of the
 env's. The demos serve only to standardize the policy's input (networks.Standardize), as for every agent.
+`callback` (base.Callback) is called after each round: one rollout of n_steps x n_envs, then ppo_epochs updates.
 """
 from __future__ import annotations
 
@@ -18,11 +19,24 @@ from stable_baselines3.common import logger as sb_logger
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 from drivebench.agents import common, networks
-from drivebench.agents.base import BudgetUsage, Fitted
+from drivebench.agents.base import Callback, Fitted, StopTraining, TrainProgress
+from drivebench.core.budget import BudgetUsage
+
+
+class RoundPPO(PPO):
+    """SB3's PPO calling `after_round()` after each update, the end of a round of `learn`'s loop (which does
+    nothing after it but collect the next round); True stops `learn` there."""
+
+    after_round = None
+
+    def train(self) -> None:
+        super().train()
+        if self.after_round is not None and self.after_round():
+            raise StopTraining
 
 
 def fit(*, demos, make_env, expert, hp: dict, rng: np.random.Generator, seed: int, progress: bool = True,
-        reward_net=None):
+        reward_net=None, callback: Callback | None = None):
     if reward_net is None:
         raise ValueError("ppo trains on a learned reward: pass the AIRL agent's reward net")
     start = time.perf_counter()
@@ -30,17 +44,33 @@ def fit(*, demos, make_env, expert, hp: dict, rng: np.random.Generator, seed: in
     reward = reward_net.base if hasattr(reward_net, "base") else reward_net
     learned = RewardVecEnvWrapper(venv, reward_fn=reward.predict_processed)
     mean, std = networks.observation_stats(np.concatenate([ep.observations for ep in demos]))
-    model = PPO(ActorCriticPolicy, learned,
-                policy_kwargs=networks.policy_kwargs(hp["net_arch"], hp["activation"], mean, std),
-                n_steps=hp["n_steps"], batch_size=hp["ppo_batch_size"], n_epochs=hp["ppo_epochs"],
-                learning_rate=hp["ppo_learning_rate"], ent_coef=hp["ent_coef"], gamma=hp["gamma"], seed=seed,
-                device="cpu", verbose=0)
+    model = RoundPPO(ActorCriticPolicy, learned,
+                     policy_kwargs=networks.policy_kwargs(hp["net_arch"], hp["activation"], mean, std),
+                     n_steps=hp["n_steps"], batch_size=hp["ppo_batch_size"], n_epochs=hp["ppo_epochs"],
+                     learning_rate=hp["ppo_learning_rate"], ent_coef=hp["ent_coef"], gamma=hp["gamma"], seed=seed,
+                     device="cpu", verbose=0)
     model.set_logger(sb_logger.Logger(None, output_formats=[]))  # else SB3 makes a log folder in the temp dir
     per_round = hp["n_steps"] * hp["n_envs"]
     rounds = max(1, math.ceil(hp["env_steps"] / per_round))
-    model.learn(total_timesteps=rounds * per_round, progress_bar=False)
+
+    ppo_per_round = hp["ppo_epochs"] * math.ceil(per_round / hp["ppo_batch_size"])
+
+    def usage(done_rounds: int) -> BudgetUsage:
+        return BudgetUsage(env_steps=done_rounds * per_round, expert_queries=0,
+                           gradient_steps=done_rounds * ppo_per_round, demo_transitions=0, demo_episodes=0,
+                           wall_time=time.perf_counter() - start)
+
+    done = 0
+
+    def after_round() -> bool | None:
+        nonlocal done
+        done += 1
+        return callback(TrainProgress(done, rounds, model.policy, usage(done))) if callback else None
+
+    model.after_round = after_round
+    try:
+        model.learn(total_timesteps=rounds * per_round, progress_bar=False)
+    except StopTraining:
+        pass
     learned.close()
-    usage = BudgetUsage(env_steps=rounds * per_round, expert_queries=0,
-                        gradient_steps=rounds * hp["ppo_epochs"] * math.ceil(per_round / hp["ppo_batch_size"]),
-                        demo_transitions=0, demo_episodes=0, wall_time=time.perf_counter() - start)
-    return Fitted(model.policy, usage)
+    return Fitted(model.policy, usage(done))

@@ -1,7 +1,9 @@
 """Train an agent on a scenario's recorded demos: `train(algo, scenario, out=...)` -> TrainResult.
 
-Algorithms (aliases): bc, dagger, gail, airl. Each `fit(demos, make_env, expert, hp, rng, seed)` returns a
-`Fitted`; hyperparameters come from presets.toml; the result is saved as a checkpoint (checkpoints.py).
+Algorithms (aliases): bc, dagger, gail, airl. Each `fit(demos, make_env, expert, hp, rng, seed, callback=None)`
+returns a `Fitted`; hyperparameters come from presets.toml; the result is saved as a checkpoint (checkpoints.py).
+`callback` is called after each round of training with a base.TrainProgress, and stops it by returning True
+(base.Callback).
 """
 from __future__ import annotations
 
@@ -16,13 +18,15 @@ import numpy as np
 import torch
 
 from drivebench.agents import adversarial, bc, checkpoints, dagger, presets, reward_rl
-from drivebench.agents.base import BudgetUsage
+from drivebench.agents.base import Callback
+from drivebench.core import keys
+from drivebench.core.budget import BudgetUsage
 from drivebench.data import store
 from drivebench.errors import DrivebenchError
 from drivebench.experts.registry import experts_for, get_expert
 from drivebench.paths import expert_data_dir
 from drivebench.scenarios import registry
-from drivebench.scenarios.envs import FAMILIES
+from drivebench.scenarios import family as families
 
 FIT = {
     "bc": bc.fit,
@@ -50,19 +54,44 @@ def default_demos(scenario: str) -> Path:
     return store.demo_dir(expert_data_dir(), entry.name, experts_for(entry.spec)[0].id)
 
 
+def train_key(algo: str, scenario: str, *, preset: str = "standard", seed: int = 0, demos: str | Path | None = None,
+              overrides: dict | None = None, reward_from: str | Path | None = None) -> str:
+    """The content key of a training run's result (core/keys.py): the algorithm, its resolved hyperparameters
+    (the preset's, with `overrides`), the scenario spec's hash, the demo data's sha256 (`demos`, default the
+    scenario's default set), the seed, the learned reward's weights for ppo (`reward_from`), and the code key of
+    the training closure: this module's imports (the agents' code), the env class `train` builds and the demos'
+    expert. `train` records it in agent.json (`train_key`); the pipeline names checkpoint folders by it, and the
+    style experiment and benchmarks reuse a checkpoint whose recorded key equals it."""
+    entry = registry.get(scenario)
+    manifest = store.read_manifest(Path(demos) if demos else default_demos(entry.name))
+    expert = get_expert(manifest["expert"]["id"])
+    hp = {**presets.load_preset(algo, preset, entry.family), **(overrides or {})}
+    env_module = families.get(entry.family).env_class.__module__
+    content = {"algo": algo, "hyperparameters": hp, "scenario_hash": entry.hash, "seed": seed,
+               "demos": manifest["files"][store.DATA_FILE]["sha256"],
+               "code": keys.code_key(__name__, env_module, type(expert).__module__)}
+    if reward_from is not None:
+        content["reward_from"] = checkpoints.read_config(reward_from)["files"].get(checkpoints.REWARD)
+    return keys.content_key(content)
+
+
 def train(algo: str, scenario: str, *, out: str | Path, demos: str | Path | None = None, preset: str = "standard",
           seed: int = 0, overrides: dict | None = None, progress: bool = True,
-          reward_from: str | Path | None = None) -> TrainResult:
+          reward_from: str | Path | None = None, callback: Callback | None = None) -> TrainResult:
     """Train `algo` on `scenario`'s demos with a preset's hyperparameters (and `overrides` of some of them, as
-    sweeps do); save the checkpoint to `out`. `ppo` trains on the reward of the AIRL agent in `reward_from`."""
+    sweeps do); save the checkpoint to `out`. `ppo` trains on the reward of the AIRL agent in `reward_from`.
+    `callback(progress)` is called after each round of training (base.Callback: BC's pass over the demos, DAgger's
+    round, the GAIL/AIRL/PPO generator's round) with a base.TrainProgress; returning True stops training there,
+    and the checkpoint saved is that round's policy, its config's "usage" what was spent (its hyperparameters
+    stay those asked for). A callback that only observes changes no weight."""
     if algo not in FIT:
         raise DrivebenchError(f"unknown algorithm {algo!r}; known: {', '.join(FIT)}")
     if (algo == "ppo") != (reward_from is not None):
         raise DrivebenchError("--reward-from AIRL_DIR goes with --algo ppo (a fresh policy on AIRL's learned reward)"
                               if algo == "ppo" else f"--reward-from is for --algo ppo, not {algo}")
     entry = registry.get(scenario)
-    env_class = FAMILIES[entry.family]
-    features = [name for name, _ in env_class.OBSERVATION_FEATURES]
+    env_class = families.get(entry.family).env_class
+    features = [name for name, _ in families.get(entry.family).observation_features]
     extra, reward_source = {}, None
     if reward_from is not None:
         net, source = checkpoints.load_reward_net(reward_from)
@@ -87,12 +116,14 @@ def train(algo: str, scenario: str, *, out: str | Path, demos: str | Path | None
         warnings.warn(f"{demo_path}: {len(episodes)} successful demos, fewer than the {hp['demos']} that {algo} "
                       f"{preset} asks for; training on {len(episodes)} (record more with `drivebench record "
                       f"--episodes {hp['demos']}`)", stacklevel=2)
+    key = train_key(algo, entry.name, preset=preset, seed=seed, demos=demo_path, overrides=overrides,
+                    reward_from=reward_from) if callback is None else None  # a callback may stop the run short
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     torch.set_num_threads(1)  # the same arithmetic on every machine, and parallel runs do not oversubscribe
     start = time.perf_counter()
     fitted = FIT[algo](demos=episodes, make_env=lambda: env_class(entry.spec), expert=get_expert(demo_set.expert),
-                       hp=hp, rng=rng, seed=seed, progress=progress, **extra)
+                       hp=hp, rng=rng, seed=seed, progress=progress, callback=callback, **extra)
     config = {
         "algo": algo, "scenario": entry.name, "family": entry.family, "scenario_hash": entry.hash,
         "observation_features": features, "network": {"net_arch": hp["net_arch"], "activation": hp["activation"]},
@@ -101,6 +132,7 @@ def train(algo: str, scenario: str, *, out: str | Path, demos: str | Path | None
         "demos": {"path": str(demo_path), "expert": demo_set.expert, "episodes": len(episodes),
                   "data_sha256": demo_set.manifest["files"][store.DATA_FILE]["sha256"]},
         "versions": store.package_versions(), "train_seconds": round(time.perf_counter() - start, 3),
+        "train_key": key,
         **({"reward_from": reward_source} if reward_source else {}),
     }
     path = checkpoints.save(out, policy=fitted.policy, config=config, reward_net=fitted.reward_net)

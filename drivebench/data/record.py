@@ -7,17 +7,20 @@ from pathlib import Path
 import gymnasium
 from tqdm import tqdm
 
-from drivebench.agents.presets import most_demos
+from drivebench.core import keys
 from drivebench.data import store
 from drivebench.errors import DrivebenchError
-from drivebench.eval.rollout import expert_policy, run_episode
-from drivebench.experts.registry import EXPERT_VERSION, experts_for, get_expert
+from drivebench.core.rollout import expert_policy, run_episode
+from drivebench.experts.registry import experts_for, get_expert
 from drivebench.paths import expert_data_dir
 from drivebench.scenarios import registry
 from drivebench.seeds import DEMO_SEEDS
 
 DEFAULT_EPISODES = 20
 """Episodes per (scenario, expert) in a default demo set: small enough for git, regenerable bit for bit."""
+LEARNER_EPISODES = 50
+"""Episodes in the default set of each scenario's first expert, the one the agents learn from: the most demos a
+preset may ask for (tests/agents checks every preset against it; the data layer does not ask the agents)."""
 
 
 def record(scenario: str, expert: str, episodes: int | None = None, seed: int = 0,
@@ -44,10 +47,11 @@ def record(scenario: str, expert: str, episodes: int | None = None, seed: int = 
         "scenario": {"id": entry.id, "name": entry.name, "spec": entry.spec.model_dump(mode="json"),
                      "spec_hash": entry.hash},
         "expert": expert_record(ex),
+        "code_key": demo_key(entry.name, ex.id),
         "seeds": seeds,
         "episodes": [{"seed": e.seed, "steps": e.steps, "termination": e.termination,
                       "return": round(float(e.rewards.sum()), 6)} for e in recorded],
-        "observation_features": [name for name, _ in env.unwrapped.OBSERVATION_FEATURES],
+        "observation_features": [name for name, _ in env.unwrapped.observation_type.FEATURES],
         "signals": [name for name, _ in env.unwrapped.SIGNALS],
         "action": {"names": ["acceleration", "steering"], "low": -1.0, "high": 1.0},
         "versions": store.package_versions(),
@@ -58,27 +62,39 @@ def record(scenario: str, expert: str, episodes: int | None = None, seed: int = 
 
 
 def expert_record(expert) -> dict:
-    return {"id": expert.id, "family": expert.family, "version": EXPERT_VERSION,
-            "style": dataclasses.asdict(expert.style)}
+    return {"id": expert.id, "family": expert.family, "style": dataclasses.asdict(expert.style)}
+
+
+def env_module(scenario: str) -> str:
+    """The module of the env class that `gymnasium.make` builds for a scenario (its registered entry point)."""
+    entry_point = gymnasium.spec(registry.get(scenario).id).entry_point
+    return entry_point.partition(":")[0] if isinstance(entry_point, str) else entry_point.__module__
+
+
+def demo_key(scenario: str, expert: str) -> str:
+    """The code key of what records a demo set (core/keys.py): the closures of the scenario's env module, the
+    expert's module and the rollout. The scenario spec and the expert's style are keyed apart (spec_hash, style)."""
+    return keys.code_key(env_module(scenario), type(get_expert(expert)).__module__, "drivebench.core.rollout")
 
 
 def default_demo_sets() -> list[tuple[str, str, int]]:
     """(scenario name, expert id, episodes) for every scenario and every expert meant for it. The set of a
-    scenario's first expert, the one the agents learn from, holds as many episodes as the standard presets ask
-    for (agents/presets.toml; at least DEFAULT_EPISODES)."""
-    return [(e.name, ex.id, max(DEFAULT_EPISODES, most_demos("standard", e.family)) if i == 0 else DEFAULT_EPISODES)
+    scenario's first expert, the one the agents learn from, holds LEARNER_EPISODES; every other DEFAULT_EPISODES."""
+    return [(e.name, ex.id, LEARNER_EPISODES if i == 0 else DEFAULT_EPISODES)
             for e in registry.entries() for i, ex in enumerate(experts_for(e.spec))]
 
 
 def stale_because(folder: Path, scenario: str, expert: str) -> str | None:
-    """What changed since a demo set was recorded (schema, scenario spec, expert), or None if it is current.
-    Raises DemoDataError if the set is damaged: an edited set is never silently replaced."""
+    """What changed since a demo set was recorded (schema, scenario spec, expert style, code: the simulator's,
+    the expert's or the rollout's, `demo_key`), or None if it is current. Raises DemoDataError if the set is
+    damaged: an edited set is never silently replaced."""
     if store.read_manifest_raw(folder).get("schema_version") != store.SCHEMA_VERSION:
         return "schema"
     manifest = store.verify(folder)
     changed = [what for what, differs in (
         ("scenario spec", manifest["scenario"]["spec_hash"] != registry.get(scenario).hash),
-        ("expert", manifest["expert"] != expert_record(get_expert(expert)))) if differs]
+        ("expert", manifest["expert"] != expert_record(get_expert(expert))),
+        ("code", manifest.get("code_key") != demo_key(scenario, expert))) if differs]
     return " and ".join(changed) or None
 
 

@@ -22,8 +22,6 @@ WRONG_WAY_TIME = 1.0  # [s] it must last
 REVERSING_SPEED = 0.1  # [m/s] below minus this, the car moves backwards
 SPEEDING_MARGIN = 1.05  # speeding is going faster than this times the limit
 OFF_ROAD_RECOVERY = 2.0  # [s] a car put off the road (by a shift) has to get back on before it counts as off-road
-STUCK_TIME = 10.0  # [s] without new progress
-STUCK_PROGRESS = 0.01  # the smallest gain in route completion that counts as progress
 
 
 def runs(flags: np.ndarray) -> list[tuple[int, int]]:
@@ -118,21 +116,3 @@ def reversing(speed: np.ndarray, threshold: float = REVERSING_SPEED) -> np.ndarr
 
 def speeding(speed: np.ndarray, limit: float, margin: float = SPEEDING_MARGIN) -> np.ndarray:
     return np.asarray(speed) > limit * margin
-
-
-class StuckWatch:
-    """Online: the car is stuck when its route completion has not beaten its best so far by `min_gain` for
-    `window` seconds. O(1) per step."""
-
-    def __init__(self, dt: float, window: float = STUCK_TIME, min_gain: float = STUCK_PROGRESS):
-        self.limit = int(round(window / dt))
-        self.min_gain = min_gain
-        self.best, self.since = -np.inf, 0
-
-    def update(self, progress: float) -> bool:
-        """Feed the step's progress; True once the car is stuck."""
-        if progress >= self.best + self.min_gain:
-            self.best, self.since = progress, 0
-        else:
-            self.since += 1
-        return self.since >= self.limit

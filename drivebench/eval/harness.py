@@ -23,14 +23,15 @@ from typing import TYPE_CHECKING, Sequence
 from tqdm import tqdm
 
 from drivebench.errors import DrivebenchError
+from drivebench.eval.keys import scenario_key
 from drivebench.eval.metrics import episode_metrics
 from drivebench.eval.policies import LoadedPolicy, load_policy, time_limited
-from drivebench.eval.records import EpisodeRecord, Trajectory
-from drivebench.eval.rollout import run_episode
+from drivebench.core.records import EpisodeRecord, Trajectory
+from drivebench.core.rollout import run_episode
 from drivebench.eval.shifts import NONE, Shift, make_env, shifted_spec
 from drivebench.executors import TaskFailed, make_executor
 from drivebench.scenarios import registry
-from drivebench.scenarios.spec import parse_spec, spec_hash
+from drivebench.scenarios.spec import parse_spec
 
 if TYPE_CHECKING:
     from drivebench.results.db import ResultsDB
@@ -71,32 +72,33 @@ def evaluate_many(requests: Sequence[Request], *, seeds: Sequence[int], workers:
         policy = load_policy(request.agent)  # a bad agent fails here, before any worker starts
         policy.check_scenario(spec)
         agent_hash = policy.agent_hash
-        key = (agent_hash, spec_hash(spec), request.shift.name, request.shift.level)
+        key = (agent_hash, scenario_key(spec), request.shift.name, request.shift.level)
         own = list(seeds if request.seeds is None else request.seeds)
         todo = own if db is None else db.missing_seeds(*key, own)
         plans.append((request, spec, key, own, todo))
-    new = _run([(r.agent, key[0], spec, r.shift, todo, r.time_limit) for r, spec, key, _, todo in plans], workers,
-               db, progress, backend, address, isolate)
+    new = _run([(r.agent, key[0], spec, r.shift, todo, r.time_limit, key[1]) for r, spec, key, _, todo in plans],
+               workers, db, progress, backend, address, isolate)
     if db is None:
         return {r: [new[(key, seed)] for seed in own] for r, _, key, own, _ in plans}
     return {r: db.get_records(*key, own) for r, _, key, own, _ in plans}
 
 
-def _run(jobs: list[tuple[str, str, object, Shift, list[int], float | None]], workers: int | None,
+def _run(jobs: list[tuple[str, str, object, Shift, list[int], float | None, str]], workers: int | None,
          db: ResultsDB | None, progress: bool, backend: str = "local", address: str | None = None,
          isolate: bool = False) -> dict[tuple, EpisodeRecord]:
-    """Run every (agent, agent hash, spec, shift, seeds, time limit) job in chunks on an executor of `backend`;
-    returns records by (identity, seed). Only this process writes to `db`, as each chunk's records come back.
-    `isolate` runs even a single worker's chunks in another process (for policies from outside)."""
-    total = sum(len(seeds) for _, _, _, _, seeds, _ in jobs)
+    """Run every (agent, agent hash, spec, shift, seeds, time limit, scenario key) job in chunks on an executor of
+    `backend`; returns records by (identity, seed). Only this process writes to `db`, as each chunk's records come
+    back. `isolate` runs even a single worker's chunks in another process (for policies from outside)."""
+    total = sum(len(job[4]) for job in jobs)
     done: dict[tuple, EpisodeRecord] = {}
     if not total:
         return done  # no executor to start
     with make_executor(backend, workers, address, isolate=isolate) as executor, tqdm(
             total=total, desc="evaluate", unit="ep", disable=not progress, leave=False, file=sys.stderr) as bar:
         size = chunk_size(total, executor.workers)
-        tasks = [(agent, spec.model_dump(mode="json"), shift.name, shift.level, seeds[i:i + size], agent_hash, limit)
-                 for agent, agent_hash, spec, shift, seeds, limit in jobs for i in range(0, len(seeds), size)]
+        tasks = [(agent, spec.model_dump(mode="json"), shift.name, shift.level, seeds[i:i + size], agent_hash, limit,
+                  key)
+                 for agent, agent_hash, spec, shift, seeds, limit, key in jobs for i in range(0, len(seeds), size)]
 
         def collect(records: list[EpisodeRecord]) -> None:
             if db is not None:
@@ -124,11 +126,14 @@ _POLICIES: dict[str, LoadedPolicy] = {}
 
 
 def run_chunk(agent: str, spec_data: dict, shift_name: str, level: int, seeds: list[int],
-              agent_hash: str | None = None, time_limit: float | None = None) -> list[EpisodeRecord]:
+              agent_hash: str | None = None, time_limit: float | None = None,
+              scenario_hash: str | None = None) -> list[EpisodeRecord]:
     """Run episodes in this process (a worker's unit of work): plain data in, records out. `agent_hash`, if
     given, is the hash the caller resolved the agent to: a cached policy of another hash (the agent changed
     since) is reloaded, and if it still differs the chunk fails rather than mislabel its records. With a
-    `time_limit`, the policy's thinking time per episode is bounded (policies.time_limited)."""
+    `time_limit`, the policy's thinking time per episode is bounded (policies.time_limited). `scenario_hash`: the
+    scenario key the caller looked the episodes up by (eval/keys.py; computed here if not given), so the records
+    are stored under the key they were asked for."""
     _single_threaded_torch()
     policy = _POLICIES.get(agent)
     if policy is None or (agent_hash is not None and policy.agent_hash != agent_hash):
@@ -138,7 +143,7 @@ def run_chunk(agent: str, spec_data: dict, shift_name: str, level: int, seeds: l
     if time_limit is not None:
         policy = time_limited(policy, time_limit)
     spec, shift = parse_spec(spec_data), Shift(shift_name, level)
-    env, scenario_hash = make_env(spec, shift), spec_hash(spec)
+    env, scenario_hash = make_env(spec, shift), scenario_hash or scenario_key(spec)
     records = [episode_record(agent, policy, env, spec, scenario_hash, shift, seed) for seed in seeds]
     env.close()
     return records

@@ -5,11 +5,11 @@ import math
 
 import numpy as np
 
+from drivebench.core.records import Episode, EpisodeMetrics, Outcome
 from drivebench.eval import events, score
-from drivebench.eval.records import EpisodeMetrics, Outcome
-from drivebench.eval.rollout import Episode
-from drivebench.scenarios.envs import CAR_LENGTH, CAR_WIDTH, Collision
-from drivebench.scenarios.spec import CurveScenario, ParkingScenario
+from drivebench.scenarios import family as families
+from drivebench.scenarios.envs import Collision
+from drivebench.scenarios.spec import Spec
 
 
 def time_in(flags: np.ndarray, dt: float) -> float:
@@ -23,7 +23,7 @@ def share_of(flags: np.ndarray) -> float:
     return float(np.asarray(flags[1:], bool).mean()) if len(flags) > 1 else 0.0
 
 
-def episode_metrics(episode: Episode, spec: CurveScenario | ParkingScenario) -> EpisodeMetrics:
+def episode_metrics(episode: Episode, spec: Spec) -> EpisodeMetrics:
     """Everything the harness reports about one episode, including its driving score."""
     dt = 1.0 / spec.policy_frequency
     sig, poses = episode.signals, episode.poses
@@ -34,15 +34,10 @@ def episode_metrics(episode: Episode, spec: CurveScenario | ParkingScenario) -> 
     off_road = sig["off_road"] > 0
     kin = events.kinematics(poses, dt)
 
-    lane_departures, wrong_way, speeding, occupied, other = 0, np.zeros(n, bool), np.zeros(n, bool), 0.0, 0.0
-    if spec.family == "curve":
-        lane_departures = int(events.lane_departures(sig["lane"], sig["lane_offset"], sig["heading_error"],
-                                                     spec.road.lane_width, CAR_LENGTH, CAR_WIDTH).sum())
-        wrong_way = events.wrong_way(sig["heading_error"], dt)
-        speeding = events.speeding(speed, spec.road.speed_limit)
-    else:
-        occupied = time_in(sig["occupied_bay"] > 0, dt)
-        other = time_in(sig["other_bay"] > 0, dt)
+    rules = families.of(spec).infractions(sig, poses, spec, dt)  # the family's own rules (lanes, bays, ...)
+    lane_departures, occupied, other = rules.lane_departures, rules.occupied_bay_time, rules.other_bay_time
+    wrong_way = rules.wrong_way if rules.wrong_way is not None else np.zeros(n, bool)
+    speeding = rules.speeding if rules.speeding is not None else np.zeros(n, bool)
 
     termination = episode.termination
     invalid = termination == Outcome.INVALID_ACTION.value

@@ -34,10 +34,11 @@ from pathlib import Path
 import numpy as np
 
 from drivebench.agents import checkpoints, networks
+from drivebench.core import keys
 from drivebench.data.record import expert_record
 from drivebench.errors import DrivebenchError, UnknownIdError
 from drivebench.experts.registry import get_expert
-from drivebench.scenarios.envs import FAMILIES
+from drivebench.scenarios import family as families
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class LoadedPolicy:
     agent: str
     """the id it was loaded from"""
     agent_hash: str
-    """sha256 of what defines its behaviour (expert parameters, source code, weights)"""
+    """sha256 of what defines its behaviour (expert style and code, policy code, weights and network)"""
     act: Callable
     """(env, obs) -> action"""
     reset: Callable[[int], None] = lambda seed: None
@@ -85,14 +86,15 @@ def load_policy(agent: str) -> LoadedPolicy:
         policy, config = checkpoints.load_policy(agent)
 
         def check(spec) -> None:
-            features = [name for name, _ in FAMILIES[spec.family].OBSERVATION_FEATURES]
+            features = [name for name, _ in families.of(spec).observation_features]
             checkpoints.check_compatible(config, agent, spec.name, features)
 
         actor = networks.deterministic_actor(policy)  # = policy.predict(obs, deterministic=True)[0], faster
         return LoadedPolicy(agent, checkpoints.agent_hash(agent), lambda env, obs: actor(obs), check_scenario=check)
     if agent.startswith("expert:"):
         expert = get_expert(agent)
-        return LoadedPolicy(agent, _hash(json.dumps(expert_record(expert), sort_keys=True)),
+        return LoadedPolicy(agent, keys.content_key({"expert": expert_record(expert),
+                                                     "code": keys.code_key(type(expert).__module__)}),
                             lambda env, obs: expert.act(env))
     if agent == "random":
         policy = RandomPolicy()
@@ -104,12 +106,29 @@ def load_policy(agent: str) -> LoadedPolicy:
         try:
             module = _import(module_name)
             obj = getattr(module, attr)
+            code = _module_code_key(module_name, module)
         except (ImportError, AttributeError, OSError, SyntaxError) as err:
             raise DrivebenchError(f"cannot load policy {agent!r}: {err}") from None
-        source = inspect.getsource(module)
-        return from_object(agent, obj, _hash("python", attr, source))
+        return from_object(agent, obj, _hash("python", attr, code))
     raise UnknownIdError("agent", agent, ["expert:<style>", "random", "package.module:callable",
                                           "path/to/file.py:callable", "an SB3 model.zip", "a trained agent's folder"])
+
+
+def _module_code_key(name: str, module) -> str:
+    """What defines a module policy's code (core/keys.py): a file.py, with the modules it imports from its own
+    folder; a drivebench module, with its closure; another module, with its closure within its own top-level
+    package; the source text where there is no file to read."""
+    if name.endswith(".py"):
+        return keys.file_key(name)
+    if name.split(".")[0] == keys.PACKAGE and keys.module_file(name):
+        return keys.code_key(name)
+    file = getattr(module, "__file__", None)
+    if file and file.endswith(".py"):
+        try:
+            return keys.module_key(name, file)
+        except (ValueError, IndexError):  # a file whose path does not follow its dotted name
+            pass
+    return _hash(inspect.getsource(module))
 
 
 def _import(name: str):
@@ -157,7 +176,7 @@ def _sb3_model(agent: str) -> LoadedPolicy:
         return model[0].predict(obs, deterministic=True)[0]
 
     def check(spec) -> None:
-        features = len(FAMILIES[spec.family].OBSERVATION_FEATURES)
+        features = len(families.of(spec).observation_features)
         if shape != (features,):
             raise DrivebenchError(f"{agent}: the model takes observations of shape {shape}; {spec.name} gives "
                                   f"({features},) ({spec.family} observation features)")

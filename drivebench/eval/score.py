@@ -14,7 +14,7 @@ PENALTIES = {
     "wrong_way": 0.70,  # drove against the road for >= 1 s
     "occupied_bay": 0.80,  # entered a bay holding a parked car (a forbidden area)
     "timeout": 0.70,  # CARLA: scenario timeout
-    "stuck": 0.70,  # no progress for events.STUCK_TIME
+    "stuck": 0.70,  # no progress for core.rollout.STUCK_TIME
 }
 """Multiplicative penalty per event."""
 

@@ -1,7 +1,8 @@
 """Off-distribution shifts: named perturbations with magnitude levels 1-3, written `NAME:LEVEL`.
 
-A shift either rewrites the scenario spec (geometry, traffic) before the env is built, or wraps the env
-(where the car starts, a mid-episode disturbance, observation noise). Any randomness a shift adds is drawn
+A shift either rewrites the scenario spec (geometry, traffic) before the env is built, with the rewrite the
+scenario's family registers for it, or wraps the env (where the car starts, a mid-episode disturbance, observation
+noise) of every family that lists it. Any randomness a shift adds is drawn
 from the episode seed, so a shifted episode is as reproducible as any other. The experts are state-feedback
 controllers, so they recover from every level; a learner that only imitated their states may not.
 """
@@ -14,10 +15,8 @@ import gymnasium
 import numpy as np
 
 from drivebench.errors import DrivebenchError, ScenarioError
-from drivebench.scenarios.envs import FAMILIES
-from drivebench.scenarios.spec import CurveScenario, ParkingScenario, parse_spec
-
-Spec = CurveScenario | ParkingScenario
+from drivebench.scenarios import family as families
+from drivebench.scenarios.spec import Spec, parse_spec
 
 
 @dataclass(frozen=True)
@@ -84,48 +83,38 @@ class ObservationNoise(gymnasium.ObservationWrapper):
         return (obs + self.sigma * (1.0 + np.abs(obs)) * self.rng.standard_normal(obs.shape)).astype(np.float32)
 
 
-# ---------------------------------------------------------------------------------------------- spec rewrites
-def _more_traffic(spec: Spec, extra: int) -> dict:
-    data = spec.model_dump(mode="json")
-    data["traffic"]["count"] += extra
-    return data
-
-
-def _tighter_radius(spec: Spec, factor: float) -> dict:
-    data = spec.model_dump(mode="json")
-    for seg in data["road"]["segments"]:
-        if seg["kind"] == "arc":
-            seg["radius"] *= factor
-    return data
-
-
 @dataclass(frozen=True)
 class ShiftKind:
     description: str
-    families: tuple[str, ...]
     levels: dict[int, dict]
-    """parameters per level (keyword arguments of `rewrite` or `wrapper`)"""
-    rewrite: Callable[..., dict] | None = None
+    """parameters per level (keyword arguments of the family's rewrite, or of `wrapper`)"""
     wrapper: Callable[..., gymnasium.Env] | None = None
+    """None: the shift rewrites the spec, with the rewrite a family registers under its name
+    (Family.shift_rewrites); otherwise it wraps the env of every family that lists it in Family.env_shifts"""
+
+
+def applies_to(name: str, fam: families.Family) -> bool:
+    """Does shift `name` apply to scenarios of family `fam`?"""
+    return name in fam.shift_rewrites if SHIFTS[name].wrapper is None else name in fam.env_shifts
 
 
 SHIFTS: dict[str, ShiftKind] = {
     "start_offset": ShiftKind(
-        "start off the demos: displaced sideways and turned away", ("curve", "parking"),
+        "start off the demos: displaced sideways and turned away",
         {1: {"lateral": 1.0, "heading": 0.10}, 2: {"lateral": 1.5, "heading": 0.20},
          3: {"lateral": 2.0, "heading": 0.30}}, wrapper=StartOffset),
     "bump": ShiftKind(
-        "a mid-episode disturbance: steering forced to one side for a few decisions", ("curve", "parking"),
+        "a mid-episode disturbance: steering forced to one side for a few decisions",
         {1: {"steps": 2}, 2: {"steps": 4}, 3: {"steps": 6}}, wrapper=Bump),
     "obs_noise": ShiftKind(
-        "noisy observations (experts read the true state and are unaffected)", ("curve", "parking"),
+        "noisy observations (experts read the true state and are unaffected)",
         {1: {"sigma": 0.02}, 2: {"sigma": 0.05}, 3: {"sigma": 0.10}}, wrapper=ObservationNoise),
     "traffic": ShiftKind(
-        "more vehicles ahead than in the scenario", ("curve",),
-        {1: {"extra": 2}, 2: {"extra": 4}, 3: {"extra": 6}}, rewrite=_more_traffic),
+        "more vehicles ahead than in the scenario",
+        {1: {"extra": 2}, 2: {"extra": 4}, 3: {"extra": 6}}),
     "tighter_radius": ShiftKind(
-        "every curve's radius scaled down: geometry outside the training set", ("curve",),
-        {1: {"factor": 0.8}, 2: {"factor": 0.65}, 3: {"factor": 0.5}}, rewrite=_tighter_radius),
+        "every curve's radius scaled down: geometry outside the training set",
+        {1: {"factor": 0.8}, 2: {"factor": 0.65}, 3: {"factor": 0.5}}),
 }
 
 
@@ -146,14 +135,16 @@ def shifted_spec(spec: Spec, shift: Shift) -> Spec:
     """The spec the shifted episodes run on (the same spec for wrapper-only shifts)."""
     if shift == NONE:
         return spec
-    kind = SHIFTS[shift.name]
-    if spec.family not in kind.families:
-        raise DrivebenchError(f"shift {shift.name} applies to {' and '.join(kind.families)} scenarios, "
+    kind, fam = SHIFTS[shift.name], families.of(spec)
+    if not applies_to(shift.name, fam):
+        those = [f.name for f in families.all_families() if applies_to(shift.name, f)]
+        raise DrivebenchError(f"shift {shift.name} applies to {' and '.join(those) or 'no'} scenarios, "
                               f"not to {spec.name} ({spec.family})")
-    if kind.rewrite is None:
+    if kind.wrapper is not None:
         return spec
     try:
-        return parse_spec(kind.rewrite(spec, **kind.levels[shift.level]), file=f"{spec.name} under {shift}")
+        rewrite = fam.shift_rewrites[shift.name]
+        return parse_spec(rewrite(spec, **kind.levels[shift.level]), file=f"{spec.name} under {shift}")
     except ScenarioError as err:
         raise DrivebenchError(f"shift {shift} cannot apply to {spec.name}: {err}") from None
 
@@ -161,7 +152,7 @@ def shifted_spec(spec: Spec, shift: Shift) -> Spec:
 def make_env(spec: Spec, shift: Shift = NONE, *, render_mode: str | None = None) -> gymnasium.Env:
     """The env for a (shifted) spec: `spec` must already be `shifted_spec(...)`. `render_mode="rgb_array"`
     renders off screen (the report's GIFs); rendering does not change the episode."""
-    env = FAMILIES[spec.family](spec, render_mode=render_mode)
+    env = families.of(spec).env_class(spec, render_mode=render_mode)
     if shift != NONE and SHIFTS[shift.name].wrapper is not None:
         env = SHIFTS[shift.name].wrapper(env, **SHIFTS[shift.name].levels[shift.level])
     return env

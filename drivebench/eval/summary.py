@@ -7,7 +7,7 @@ from typing import Callable
 import numpy as np
 
 from drivebench.eval import events, stats
-from drivebench.eval.records import EpisodeMetrics, EpisodeRecord
+from drivebench.core.records import EpisodeMetrics, EpisodeRecord
 
 RATES: dict[str, Callable[[EpisodeMetrics], bool]] = {
     "success_rate": lambda m: m.success,

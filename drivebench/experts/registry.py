@@ -3,15 +3,10 @@ and `act(env) -> action`, reading the env's true state (never the observation)."
 from __future__ import annotations
 
 from drivebench.errors import UnknownIdError
-from drivebench.experts.curve import CurveExpert
-from drivebench.experts.parking import ParkingExpert
-from drivebench.experts.styles import CURVE_STYLES, PARKING_STYLES
+from drivebench.scenarios import family as families
 
-EXPERT_VERSION = 2
-"""Bump when a control law changes what an expert does: demo sets recorded by another version are re-recorded."""
-
-EXPERTS = {e.id: e for e in [*(CurveExpert(s) for s in CURVE_STYLES.values()),
-                            *(ParkingExpert(s) for s in PARKING_STYLES.values())]}
+EXPERTS = {e.id: e for f in families.all_families() for e in f.experts}
+"""Every family's experts by id (the families register before anything reads this: drivebench/__init__.py)."""
 
 
 def get_expert(name: str):
@@ -24,4 +19,4 @@ def get_expert(name: str):
 
 def experts_for(spec) -> list:
     """The experts meant for a scenario (their `supports` returns no reason)."""
-    return [e for e in EXPERTS.values() if e.supports(spec) is None]
+    return [e for e in families.of(spec).experts if e.supports(spec) is None]

@@ -14,7 +14,7 @@ import numpy as np
 from drivebench import leaderboard
 from drivebench.errors import DrivebenchError
 from drivebench.eval import stats
-from drivebench.eval.records import EpisodeRecord, Outcome
+from drivebench.core.records import EpisodeRecord, Outcome
 from drivebench.eval.shifts import NONE, SHIFTS, Shift
 from drivebench.leaderboard import Row, Suite
 from drivebench.results.db import ResultsDB

@@ -1,7 +1,7 @@
 """The report's figures: each function takes plain data and a path and writes one PNG, nothing else.
 
 Maps are drawn in highway-env's frame (x east, y south) with the y axis inverted, so they look like the
-simulator's view, at equal aspect; the road and lot come from scenarios/roads.py, never from coordinates here.
+simulator's view, at equal aspect; the road or lot is drawn by the scenario's family (families/<family>/draw.py), never from coordinates here.
 Matplotlib is used through `Figure` objects (no pyplot, no global backend or state), so drawing is safe in any
 process, headless included.
 """
@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, Polygon
+from matplotlib.patches import Patch
 
 from drivebench.leaderboard import Row
 from drivebench.report.data import (
@@ -27,11 +27,8 @@ from drivebench.report.data import (
     TrackGroup,
     shift_levels_text,
 )
-from drivebench.scenarios import roads
-from drivebench.scenarios.envs import CAR_LENGTH, CAR_WIDTH
-from drivebench.scenarios.spec import CurveScenario, ParkingScenario
-
-Spec = CurveScenario | ParkingScenario
+from drivebench.scenarios import family as families
+from drivebench.scenarios.spec import Spec
 
 DPI = 110
 EXPERT_COLOUR = "#222222"
@@ -60,34 +57,14 @@ def _save(fig: Figure, path: Path | str) -> Path:
 
 # ---------------------------------------------------------------------------------------------- maps
 def scenario_bounds(spec: Spec) -> tuple[float, float, float, float]:
-    """(xmin, xmax, ymin, ymax) of the road or lot [m]."""
-    if isinstance(spec, CurveScenario):
-        points = np.vstack(_curve_edges(spec))
-    else:
-        lot = roads.build_lot(spec.lot)
-        points = np.vstack([r.corners() for r in (lot.interior, *lot.walls)])
-    return points[:, 0].min(), points[:, 0].max(), points[:, 1].min(), points[:, 1].max()
-
-
-def _curve_line(centreline: roads.Centreline, d: float, step: float = 0.5) -> np.ndarray:
-    """(n, 2) points at lateral offset d [m] along the whole centreline, every `step` [m]."""
-    s = np.linspace(0.0, centreline.length, max(2, math.ceil(centreline.length / step) + 1))
-    return np.array([centreline.point(float(v), d) for v in s])
-
-
-def _curve_edges(spec: CurveScenario) -> tuple[np.ndarray, np.ndarray]:
-    centreline = roads.build_centreline(spec.road)
-    half = spec.road.lanes * spec.road.lane_width / 2
-    return _curve_line(centreline, -half), _curve_line(centreline, half)
+    """(xmin, xmax, ymin, ymax) of the road or lot [m]: the scenario's family draws it."""
+    return families.of(spec).bounds(spec)
 
 
 def draw_scenario(ax: Axes, spec: Spec) -> None:
-    """The road (edges, lane lines, lane centres, the end line) or the lot (walls, bays, fixed parked cars, the
-    goal bay), y axis inverted (y south is down, as in the simulator), equal aspect, limits around it."""
-    if isinstance(spec, CurveScenario):
-        _draw_curve(ax, spec)
-    else:
-        _draw_lot(ax, spec)
+    """The scenario's map as its family draws it (a road's edges, lane lines and end; a lot's walls, bays, parked
+    cars and goal), y axis inverted (y south is down, as in the simulator), equal aspect, limits around it."""
+    families.of(spec).draw(ax, spec)
     xmin, xmax, ymin, ymax = scenario_bounds(spec)
     set_map_limits(ax, (xmin, xmax, ymin, ymax))
     ax.set_xlabel("x east [m]", fontsize=8)
@@ -101,49 +78,6 @@ def set_map_limits(ax: Axes, bounds: tuple[float, float, float, float], margin: 
     ax.set_xlim(xmin - margin, xmax + margin)
     ax.set_ylim(ymax + margin, ymin - margin)  # inverted: y south points down
     ax.set_aspect("equal", adjustable="box")
-
-
-def _draw_curve(ax: Axes, spec: CurveScenario) -> None:
-    road = spec.road
-    centreline = roads.build_centreline(road)
-    half = road.lanes * road.lane_width / 2
-    left, right = _curve_line(centreline, -half), _curve_line(centreline, half)
-    ax.add_patch(Polygon(np.vstack([left, right[::-1]]), closed=True, facecolor=ROAD, edgecolor="none", zorder=0))
-    for edge in (left, right):
-        ax.plot(edge[:, 0], edge[:, 1], color=EDGE, lw=0.9, zorder=1)
-    for k in range(1, road.lanes):
-        line = _curve_line(centreline, -half + k * road.lane_width)
-        ax.plot(line[:, 0], line[:, 1], color=LINE, lw=0.8, ls=(0, (6, 5)), zorder=1)
-    for offset in roads.lane_offsets(road):
-        line = _curve_line(centreline, float(offset))
-        ax.plot(line[:, 0], line[:, 1], color=CENTRE, lw=0.6, ls=":", zorder=1)
-    end = np.array([centreline.point(centreline.length, -half), centreline.point(centreline.length, half)])
-    ax.plot(end[:, 0], end[:, 1], color="#333333", lw=2.5, solid_capstyle="butt", zorder=1)  # the end line
-
-
-def _draw_lot(ax: Axes, spec: ParkingScenario) -> None:
-    lot = roads.build_lot(spec.lot)
-    ax.add_patch(Polygon(lot.interior.corners(), closed=True, facecolor=ROAD, edgecolor="none", zorder=0))
-    for wall in lot.walls:
-        ax.add_patch(Polygon(wall.corners(), closed=True, facecolor=EDGE, edgecolor="none", zorder=1))
-    if not lot.walls:
-        ax.add_patch(Polygon(lot.interior.corners(), closed=True, fill=False, edgecolor=EDGE, ls="--", lw=0.8))
-    goal = lot.bay(spec.goal.bay)
-    for bay in lot.bays:
-        is_goal = bay.id == goal.id
-        ax.add_patch(Polygon(bay.rect.corners(), closed=True, facecolor="#b8e0b0" if is_goal else "none",
-                             edgecolor="#1b7837" if is_goal else LINE, lw=1.4 if is_goal else 0.7, zorder=1))
-    for bay_id in spec.occupancy.occupied:
-        r = lot.bay(bay_id).rect
-        car = roads.Rect(r.x, r.y, CAR_LENGTH, CAR_WIDTH, r.heading)
-        ax.add_patch(Polygon(car.corners(), closed=True, facecolor="#8c8c8c", edgecolor=EDGE, lw=0.5, zorder=1))
-    r = goal.rect
-    label_y = r.y + math.sin(r.heading) * (r.length / 2 + 1.5)  # beyond the bay's back, away from the aisle
-    ax.annotate(f"goal\n{spec.goal.orientation}", (r.x, label_y), fontsize=6.5, color="#1b7837", ha="center",
-                va="bottom" if math.sin(r.heading) < 0 else "top", zorder=3)
-    if spec.occupancy.count:
-        ax.text(0.01, 0.01, f"+{spec.occupancy.count} cars parked at random each episode (not drawn)",
-                transform=ax.transAxes, fontsize=6.5, color=EDGE, va="bottom")
 
 
 # ---------------------------------------------------------------------------------------------- scores

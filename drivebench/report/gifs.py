@@ -22,11 +22,13 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from drivebench.eval.policies import load_policy
-from drivebench.eval.records import EpisodeRecord
-from drivebench.eval.rollout import Episode, run_episode
+from drivebench.core.records import EpisodeRecord
+from drivebench.core.records import Episode
+from drivebench.core.rollout import run_episode
 from drivebench.eval.shifts import NONE, Shift, make_env, shifted_spec
 from drivebench.leaderboard import Suite
 from drivebench.report.data import EXPERT, MAP_CONDITION, Records
+from drivebench.scenarios import family as families
 from drivebench.scenarios import registry
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # frames are drawn off screen: no display (and no SDL warnings)
@@ -44,9 +46,6 @@ SPEEDUP = 2.0
 """Playback speed relative to simulated time."""
 HOLD_LAST_MS = 1500
 """How long the last frame (the failure) stays on screen [ms]."""
-CROP = {"curve": 0.5, "parking": 1.0}
-"""Share of the rendered view's width kept around its centre (the car; the height follows the GIF's aspect):
-highway-env's curve view spans 200 m, too far for a small GIF, so it keeps 100 m at its own scale."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,8 @@ def choose_failures(records: Records, entries: dict[str, dict], order: Sequence[
     names = [n for n in order if n != EXPERT and kinds.get(n) != "baseline"]
     names += [n for n in order if n != EXPERT and kinds.get(n) == "baseline"]
     conditions = list(dict.fromkeys([MAP_CONDITION, NONE, *suite.conditions]))
-    scenarios = sorted(suite.scenarios, key=lambda s: registry.get(s).spec.family != "curve")  # stable
+    order = families.names()  # the families' registration order (curves first), stable within a family
+    scenarios = sorted(suite.scenarios, key=lambda s: order.index(registry.get(s).spec.family))
     chosen = []
     for name in names:
         request = _first_failure(records, entries, name, scenarios, conditions)
@@ -201,7 +201,7 @@ def _images(frames: list[np.ndarray], family: str, size: tuple[int, int], reques
     for i, frame in enumerate(frames):
         im = Image.fromarray(np.asarray(frame, np.uint8))
         w, h = im.size
-        cw = min(round(w * CROP.get(family, 1.0)), round(h * size[0] / size[1]))
+        cw = min(round(w * families.get(family).gif_crop), round(h * size[0] / size[1]))
         ch = round(cw * size[1] / size[0])
         im = im.crop(((w - cw) // 2, (h - ch) // 2, (w - cw) // 2 + cw, (h - ch) // 2 + ch))
         if im.size != size:

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from drivebench.errors import DrivebenchError
-from drivebench.eval.records import SCHEMA_VERSION, EpisodeMetrics, EpisodeRecord, Trajectory
+from drivebench.core.records import SCHEMA_VERSION, EpisodeMetrics, EpisodeRecord, Trajectory
 from drivebench.paths import REPO_ROOT
 
 BUSY_TIMEOUT = 60.0

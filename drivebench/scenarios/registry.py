@@ -12,15 +12,15 @@ import gymnasium
 
 from drivebench.errors import ScenarioError, UnknownIdError
 from drivebench.paths import scenario_dirs
-from drivebench.scenarios.envs import FAMILIES
-from drivebench.scenarios.spec import CurveScenario, ParkingScenario, load_scenario, scenario_id, spec_hash
+from drivebench.scenarios import family as families
+from drivebench.scenarios.spec import Spec, load_scenario, scenario_id, spec_hash
 
 
 @dataclass(frozen=True)
 class ScenarioEntry:
     id: str
     """gymnasium id, `drivebench/<name>-v<version>`"""
-    spec: CurveScenario | ParkingScenario
+    spec: Spec
     file: Path
 
     @property
@@ -55,7 +55,7 @@ def register_scenario(entry: ScenarioEntry) -> None:
     if existing is not None and existing.kwargs == kwargs:
         return
     gymnasium.registry.pop(entry.id, None)
-    cls = FAMILIES[entry.family]
+    cls = families.get(entry.family).env_class
     gymnasium.register(id=entry.id, entry_point=f"{cls.__module__}:{cls.__name__}", kwargs=kwargs)
 
 

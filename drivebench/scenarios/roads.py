@@ -1,4 +1,7 @@
-"""Pure geometry: scenario spec -> road centreline, lanes, parking-lot layout. No simulator state here.
+"""Pure geometry, the kit the families build on: road centrelines from segments, lanes, parking-lot layouts,
+rectangles and ray casting. No simulator state here, and no family's spec type: a road is anything with
+`segments` (each with `kind` "straight" (length) or "arc" (radius, angle_deg, direction)), `lanes` and
+`lane_width`; a lot anything with the parking family's layout fields.
 
 Frame: highway-env's (x east, y south; headings in radians, increasing heading turns right). A lateral offset
 `d` is positive to the driver's right, as highway-env's lane coordinates are.
@@ -11,7 +14,6 @@ from functools import cached_property
 
 import numpy as np
 
-from drivebench.scenarios.spec import Arc, CurveRoad, LotLayout
 
 
 def wrap_angle(a):
@@ -130,13 +132,13 @@ class Centreline:
         return s, d, th
 
 
-def build_centreline(road: CurveRoad, start: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> Centreline:
+def build_centreline(road, start: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> Centreline:
     """Walk the segments from a start pose (x, y, heading): each arc turns by angle_deg at its radius."""
     pieces = []
     x, y, th = start
     s = 0.0
     for seg in road.segments:
-        if isinstance(seg, Arc):
+        if seg.kind == "arc":
             sign = 1.0 if seg.direction == "right" else -1.0
             piece = Piece(s, x, y, th, seg.radius * math.radians(seg.angle_deg), sign / seg.radius)
         else:
@@ -147,7 +149,7 @@ def build_centreline(road: CurveRoad, start: tuple[float, float, float] = (0.0, 
     return Centreline(tuple(pieces))
 
 
-def lane_offsets(road: CurveRoad) -> np.ndarray:
+def lane_offsets(road) -> np.ndarray:
     """Lateral offset of each lane centre from the road centreline [m]; lane 0 is the leftmost."""
     n, w = road.lanes, road.lane_width
     return (np.arange(n) - (n - 1) / 2) * w
@@ -239,7 +241,7 @@ class LotGeometry:
 WALL_THICKNESS = 1.0  # [m]
 
 
-def build_lot(lot: LotLayout) -> LotGeometry:
+def build_lot(lot) -> LotGeometry:
     """Lay out the lot: the aisle runs east from x = 0 along y = 0, north bays above it, south bays below."""
     length = 2 * lot.margin + lot.bays_per_row * lot.bay_width
     half_aisle = lot.aisle_width / 2

@@ -1,4 +1,6 @@
-"""Typed scenario specs, loaded once from a TOML file and never mutated.
+"""Typed scenario specs, loaded once from a TOML file and never mutated. This module has what every family
+shares (the common fields, parsing, errors, hashing); each family's own model is in its plugin
+(drivebench/families/<family>/spec.py), found by the file's `family` field.
 
 A scenario file is data only: `scenarios/<name>.toml` becomes the gymnasium id `drivebench/<name>-v<version>`.
 Units are SI unless a field name says otherwise (`*_deg` are degrees). Coordinates follow highway-env: x to the
@@ -14,9 +16,9 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, ClassVar, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from drivebench.errors import ScenarioError
 
@@ -33,61 +35,15 @@ Range = Annotated[tuple[float, float], AfterValidator(_ordered)]
 """A closed interval [low, high] from which a value is drawn uniformly with the episode's seed."""
 
 
-class _Spec(BaseModel):
+class SpecModel(BaseModel):
+    """Every part of a scenario file: frozen, and an unknown field is an error."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-# ---------------------------------------------------------------------------------------------- curves
-class Straight(_Spec):
-    kind: Literal["straight"]
-    length: float = Field(gt=0, le=2000, description="length of the road centreline [m]")
-
-
-class Arc(_Spec):
-    kind: Literal["arc"]
-    radius: float = Field(gt=0, le=5000, description="radius of the road centreline [m]")
-    angle_deg: float = Field(gt=0, le=330, description="how far the road turns [deg]")
-    direction: Literal["left", "right"] = Field(description="the way the road turns, seen by the driver")
-
-
-Segment = Annotated[Union[Straight, Arc], Field(discriminator="kind")]
-
-
-class CurveRoad(_Spec):
-    segments: list[Segment] = Field(min_length=1, description="road pieces, in driving order")
-    lanes: int = Field(default=1, ge=1, le=4, description="number of lanes, all in the driving direction")
-    lane_width: float = Field(default=4.0, ge=2.5, le=6.0, description="width of each lane [m]")
-    speed_limit: float = Field(gt=0, le=40, description="speed limit [m/s]")
-    offroad_grace: float = Field(
-        default=2.0, ge=0, le=20, description="how far past the road edge the car centre may go before the "
-        "episode ends as off-road [m]"
-    )
-
-
-class Traffic(_Spec):
-    count: int = Field(default=0, ge=0, le=30, description="vehicles placed ahead of the ego car")
-    speed: Range = Field(default=(8.0, 10.0), description="their target speed [m/s]")
-    first_gap: Range = Field(default=(30.0, 40.0), description="distance from the ego car to the first [m]")
-    spacing: Range = Field(default=(25.0, 40.0), description="distance between consecutive vehicles [m]")
-
-
-class CurveStart(_Spec):
-    lane: int | Literal["any"] = Field(default=0, description="start lane, 0 the leftmost, or 'any'")
-    position: Range = Field(default=(5.0, 10.0), description="distance along the road [m]")
-    lateral_offset: Range = Field(default=(-0.3, 0.3), description="from the lane centre, + to the right [m]")
-    heading_deg: Range = Field(default=(-3.0, 3.0), description="heading error to the lane [deg]")
-    speed: Range = Field(default=(8.0, 10.0), description="initial speed [m/s]")
-
-    @field_validator("lane", mode="before")
-    @classmethod
-    def _lane(cls, value):
-        if value == "any" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
-            return value
-        raise ValueError(f"use a lane index 0, 1, ... or 'any', got {value!r}")
-
-
-class _Scenario(_Spec):
-    """Fields every scenario family has."""
+class ScenarioBase(SpecModel):
+    """Fields every scenario family has; a family's model subclasses it, adds `family: Literal["<name>"]`, its own
+    fields and a `problems()` method for checks that span several fields."""
 
     name: str = Field(description="the file name without .toml; set by the loader")
     description: str = ""
@@ -96,103 +52,72 @@ class _Scenario(_Spec):
     policy_frequency: int = Field(default=5, ge=1, le=30, description="decisions per second [Hz]")
     simulation_frequency: int = Field(default=15, ge=1, le=60, description="physics steps per second [Hz]")
 
+    UNION_TAGS: ClassVar[frozenset[str]] = frozenset()
+    """Tags of the discriminated unions in the family's file (e.g. a segment's `kind`), left out of error paths."""
 
-class CurveScenario(_Scenario):
-    """A road built from straight and arc segments; success is reaching its end on the road, uncrashed."""
-
-    family: Literal["curve"]
-    road: CurveRoad
-    traffic: Traffic = Traffic()
-    start: CurveStart = CurveStart()
+    def problems(self) -> list[tuple[str, str]]:
+        """The family's checks that span several fields (pydantic validated each field alone)."""
+        return []
 
 
-# ---------------------------------------------------------------------------------------------- parking
-BAY_PATTERN = r"^[NS][0-9]+$"
-BayId = Annotated[str, Field(pattern=BAY_PATTERN, description="'N<i>' or 'S<i>': row and index from the west")]
+Spec = ScenarioBase
+"""Any family's scenario spec (the family's own model, a ScenarioBase subclass)."""
 
 
-class LotLayout(_Spec):
-    bays_per_row: int = Field(ge=1, le=40, description="bays in each row, numbered 0.. from the west")
-    rows: Literal[1, 2] = Field(default=2, description="1: a north row only; 2: north and south of the aisle")
-    bay_width: float = Field(default=3.5, ge=2.5, le=6.0, description="[m]")
-    bay_depth: float = Field(default=6.0, ge=5.5, le=10.0, description="[m]")
-    aisle_width: float = Field(default=12.0, ge=6.0, le=25.0, description="[m]")
-    margin: float = Field(
-        default=10.0, ge=4.0, le=50.0, description="open space at each end of the aisle, beyond the bays [m]"
-    )
-    walls: bool = Field(default=True, description="walls around the lot (a car that leaves it crashes)")
+def _models(model: type[BaseModel]) -> set[type[BaseModel]]:
+    """A model and every model nested in its fields (through lists and unions): where field names come from."""
+    found, todo = set(), [model]
+    while todo:
+        m = todo.pop()
+        if m in found:
+            continue
+        found.add(m)
+        for info in m.model_fields.values():
+            todo += [a for a in _annotation_types(info.annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+    return found
 
 
-class Occupancy(_Spec):
-    occupied: list[BayId] = Field(default=[], description="bays that always hold a parked car")
-    count: int = Field(default=0, ge=0, description="further parked cars, in free bays drawn from the seed")
+def _annotation_types(annotation) -> list:
+    args = get_args(annotation)
+    return [annotation] if not args else [t for a in args for t in _annotation_types(a)]
 
 
-class Goal(_Spec):
-    bay: BayId
-    orientation: Literal["nose-in", "reverse-in", "any"] = Field(
-        default="nose-in", description="nose-in: the car faces into the bay; reverse-in: it faces the aisle"
-    )
-    position_tolerance: float = Field(
-        default=0.25, ge=0.0, le=2.0, description="how far a body corner may stick out of the bay [m]"
-    )
-    heading_tolerance_deg: float = Field(default=10.0, gt=0, le=45, description="[deg]")
-    stop_speed: float = Field(default=0.3, gt=0, le=2, description="the car counts as stopped below this [m/s]")
-
-
-class ParkingStart(_Spec):
-    x: Range = Field(default=(3.0, 6.0), description="from the lot's west end along the aisle [m]")
-    y: Range = Field(default=(-1.0, 1.0), description="from the aisle centre line, + to the south [m]")
-    heading_deg: Range = Field(default=(-10.0, 10.0), description="0 faces east along the aisle [deg]")
-    speed: Range = Field(default=(0.0, 2.0), description="[m/s]")
-
-
-class ParkingScenario(_Scenario):
-    """A lot with one aisle and rows of bays; success is stopping inside the goal bay, facing the right way."""
-
-    family: Literal["parking"]
-    horizon: int = Field(default=250, ge=10, le=5000, description="episode length limit [steps]")
-    lot: LotLayout
-    occupancy: Occupancy = Occupancy()
-    goal: Goal
-    start: ParkingStart = ParkingStart()
-
-
-ScenarioSpec = Annotated[Union[CurveScenario, ParkingScenario], Field(discriminator="family")]
-_ADAPTER: TypeAdapter = TypeAdapter(ScenarioSpec)
-_ALL_FIELDS = sorted(
-    {name for model in (CurveScenario, ParkingScenario, CurveRoad, Straight, Arc, Traffic, CurveStart, LotLayout,
-                        Occupancy, Goal, ParkingStart) for name in model.model_fields}
-)
-
-
-def scenario_id(spec: CurveScenario | ParkingScenario) -> str:
+def scenario_id(spec: Spec) -> str:
     """The gymnasium id: `drivebench/<name>-v<version>`."""
     return f"drivebench/{spec.name}-v{spec.version}"
 
 
-def spec_hash(spec: CurveScenario | ParkingScenario) -> str:
+def spec_hash(spec: Spec) -> str:
     """sha256 of the spec's canonical JSON: identifies the exact scenario a demo or result was made on."""
     return hashlib.sha256(canonical_json(spec).encode()).hexdigest()
 
 
-def canonical_json(spec: CurveScenario | ParkingScenario) -> str:
+def canonical_json(spec: Spec) -> str:
     return json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
 
 
-def parse_spec(data: dict, *, file: str | Path = "<spec>") -> CurveScenario | ParkingScenario:
-    """Validate a spec given as data (e.g. from JSON). Raises ScenarioError naming each bad field."""
+def parse_spec(data: dict, *, file: str | Path = "<spec>") -> Spec:
+    """Validate a spec given as data (e.g. from JSON) with its family's model (scenarios/family.py). Raises
+    ScenarioError naming each bad field."""
+    from drivebench.scenarios import family as families
+
+    if not isinstance(data, dict) or "family" not in data:
+        raise ScenarioError(file, [("family", f"required field is missing: one of {families.names_text()}")])
+    if not isinstance(data["family"], str) or data["family"] not in families.names():
+        raise ScenarioError(file, [("family", f"value {data['family']!r} does not match any of the expected "
+                                              f"tags: {families.names_text()}")])
+    model = families.get(data["family"]).spec_model
     try:
-        spec = _ADAPTER.validate_python(data)
+        spec = model.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(file, [_describe(err) for err in exc.errors()]) from None
-    problems = _consistency_problems(spec)
+        raise ScenarioError(file, [_describe(err, model) for err in exc.errors()]) from None
+    problems = _common_problems(spec) + spec.problems()
     if problems:
         raise ScenarioError(file, problems)
     return spec
 
 
-def load_scenario(path: str | Path) -> CurveScenario | ParkingScenario:
+def load_scenario(path: str | Path) -> Spec:
     """Read and validate one scenario file; its name is the file name without `.toml`."""
     path = Path(path)
     if path.suffix != ".toml":
@@ -210,14 +135,12 @@ def load_scenario(path: str | Path) -> CurveScenario | ParkingScenario:
     return parse_spec({**data, "name": path.stem}, file=path)
 
 
-def _describe(err: dict) -> tuple[str, str]:
+def _describe(err: dict, model: type[ScenarioBase]) -> tuple[str, str]:
     loc = err["loc"]
-    # Drop the union tags pydantic inserts ("curve", "straight") so the path reads like the file.
+    # Drop the union tags pydantic inserts (a segment's "straight") so the path reads like the file.
     parts: list[str] = []
-    for i, part in enumerate(loc):
-        if i == 0 and part in ("curve", "parking"):
-            continue
-        if isinstance(part, str) and part in ("straight", "arc") and parts and parts[-1].endswith("]"):
+    for part in loc:
+        if isinstance(part, str) and part in model.UNION_TAGS and parts and parts[-1].endswith("]"):
             continue
         if isinstance(part, int):
             parts[-1] = f"{parts[-1]}[{part}]" if parts else f"[{part}]"
@@ -227,73 +150,29 @@ def _describe(err: dict) -> tuple[str, str]:
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
         unknown = str(loc[-1])
-        close = difflib.get_close_matches(unknown, _ALL_FIELDS, n=1)
+        names = sorted({name for m in _models(model) for name in m.model_fields})
+        close = difflib.get_close_matches(unknown, names, n=1)
         msg = f"unknown field{'; did you mean ' + repr(close[0]) + '?' if close else ''}"
     elif kind == "missing":
         msg = "required field is missing"
     elif kind == "value_error":
         msg = msg.removeprefix("Value error, ")
     elif kind == "union_tag_invalid" or kind == "union_tag_not_found":
-        if loc == () or loc[0] in ("family",):
-            field = "family"
         msg = msg.replace("Input tag", "value").replace("found using", "of")
     return field, msg
 
 
-def _consistency_problems(spec: CurveScenario | ParkingScenario) -> list[tuple[str, str]]:
-    """Checks that span several fields (pydantic validated each field alone)."""
+def _common_problems(spec: ScenarioBase) -> list[tuple[str, str]]:
+    """Checks of the fields every family has that span several fields."""
     problems: list[tuple[str, str]] = []
     if not NAME_PATTERN.match(spec.name):
         problems.append(("name", "use lower-case words joined by '-'"))
     if spec.simulation_frequency % spec.policy_frequency:
         problems.append(("simulation_frequency", "must be a multiple of policy_frequency"))
-    if isinstance(spec, CurveScenario):
-        lane = spec.start.lane
-        if lane != "any" and lane >= spec.road.lanes:
-            problems.append(("start.lane", f"the road has {spec.road.lanes} lane(s): use 0..{spec.road.lanes - 1}"
-                                           " or 'any'"))
-        length = sum(s.length if isinstance(s, Straight) else s.radius * s.angle_deg * 3.141592653589793 / 180
-                     for s in spec.road.segments)
-        if spec.start.position[1] >= length - 20:
-            problems.append(("start.position", f"must end at least 20 m before the road's end ({length:.0f} m)"))
-        for i, seg in enumerate(spec.road.segments):
-            if isinstance(seg, Arc):
-                inner = seg.radius - spec.road.lanes * spec.road.lane_width / 2
-                if inner < 6.0:
-                    problems.append((f"road.segments[{i}].radius", f"the inner road edge has radius {inner:.1f} m;"
-                                     " a car needs >= 6 m: raise the radius or use fewer/narrower lanes"))
-    else:
-        lot, occ = spec.lot, spec.occupancy
-        bays = valid_bays(lot)
-        for i, bay in enumerate(occ.occupied):
-            if bay not in bays:
-                problems.append((f"occupancy.occupied[{i}]", f"no bay {bay!r}: {_bay_range(lot)}"))
-        if spec.goal.bay not in bays:
-            problems.append(("goal.bay", f"no bay {spec.goal.bay!r}: {_bay_range(lot)}"))
-        if spec.goal.bay in occ.occupied:
-            problems.append(("goal.bay", "the goal bay is listed in occupancy.occupied"))
-        free = len(bays) - len(set(occ.occupied)) - 1
-        if occ.count > free:
-            problems.append(("occupancy.count", f"only {free} free bays besides the goal"))
-        length = 2 * lot.margin + lot.bays_per_row * lot.bay_width
-        if not (1.0 <= spec.start.x[0] and spec.start.x[1] <= length - 1.0):
-            problems.append(("start.x", f"must lie in the lot: within [1, {length - 1:.1f}] m"))
-        if max(abs(spec.start.y[0]), abs(spec.start.y[1])) > lot.aisle_width / 2 - 1.2:
-            problems.append(("start.y", f"must keep the car in the aisle: within +-{lot.aisle_width / 2 - 1.2:.1f} m"))
     return problems
 
 
-def valid_bays(lot: LotLayout) -> list[str]:
-    rows = "NS"[: lot.rows]
-    return [f"{row}{i}" for row in rows for i in range(lot.bays_per_row)]
-
-
-def _bay_range(lot: LotLayout) -> str:
-    rows = " and ".join(f"{r}0..{r}{lot.bays_per_row - 1}" for r in "NS"[: lot.rows])
-    return f"this lot has bays {rows}"
-
-
-def field_docs(model: type[BaseModel] = CurveScenario, prefix: str = "") -> list[tuple[str, str]]:
+def field_docs(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str]]:
     """(field path, description) for every documented field: what `drivebench scenarios show` explains."""
     rows = []
     for name, info in model.model_fields.items():

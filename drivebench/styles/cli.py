@@ -59,9 +59,11 @@ def run(args) -> int:
         run_experiment,
         style_demo_sets,
     )
-    from drivebench.styles.figure import offset_figure, styles_figure
+    from drivebench.styles.figure import styles_figure
+    from drivebench.styles.hooks import hooks_for
 
     entry = registry.get(args.scenario)
+    hooks = hooks_for(entry.spec)  # a family without a style experiment says so before any work
     algos = tuple(a.strip() for a in args.algos.split(",") if a.strip())
     out = Path(args.out) if args.out else Path("reports") / "styles" / entry.name
     config = StylesConfig(entry.name, algos, args.demos_per_style, args.preset, args.seed, args.episodes, out,
@@ -76,8 +78,7 @@ def run(args) -> int:
         result = run_experiment(config, step)
         bar.set_description("figures")
         figures = [styles_figure(result, out / "styles.png")]
-        if result.family == "curve":
-            figures.append(offset_figure(result, out / "offsets.png"))
+        figures += [figure(result, out / name) for name, figure in hooks.figures.items()]
     data = result.to_json()
     data["figures"] = [str(f) for f in figures]
     out.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """The style experiment: which agents learn a demonstrator's style, not just the task?
 
-For a scenario with at least two expert styles, `run_experiment`:
+For a scenario with at least two expert styles, of a family with style hooks (hooks.py), `run_experiment`:
 1. loads each style's demo set (expert_data/<scenario>/<style>/) and measures every demonstrator episode's style;
 2. trains each algorithm on each style's first `demos_per_style` successful demos (few on purpose);
 3. evaluates the learned agents, and the experts themselves as a reference, on the same evaluation seeds;
@@ -12,7 +12,8 @@ For a scenario with at least two expert styles, `run_experiment`:
 
 Evaluations do not go to the results database: style agents are experiment artefacts, not leaderboard entries,
 and evaluating 20 episodes of a few agents is cheap to repeat. Checkpoints go under `out/agents/` and are
-reused when a run with the same settings left them there.
+reused when their recorded training key equals this run's (agents/train.train_key: algorithm, hyperparameters,
+scenario spec, demo data, seed and the training code).
 """
 from __future__ import annotations
 
@@ -24,31 +25,20 @@ from pathlib import Path
 import numpy as np
 
 from drivebench.agents import checkpoints, presets
-from drivebench.agents.train import ALGORITHMS, train
+from drivebench.agents.train import ALGORITHMS, train, train_key
 from drivebench.data import store
 from drivebench.errors import DrivebenchError
 from drivebench.eval import stats
 from drivebench.eval.harness import Request, evaluate_many
-from drivebench.eval.records import EpisodeRecord
+from drivebench.core.records import EpisodeRecord
 from drivebench.experts.registry import experts_for
 from drivebench.paths import expert_data_dir
 from drivebench.scenarios import registry
 from drivebench.seeds import eval_seeds
 from drivebench.styles import compare, linear_irl
-from drivebench.styles.metrics import (
-    FAMILY_METRICS,
-    METRIC_DOCS,
-    episode_geometry,
-    metric_vector,
-    style_metrics,
-)
+from drivebench.styles.hooks import StyleHooks, hooks_for
+from drivebench.styles.metrics import METRIC_DOCS, episode_geometry, metric_vector, style_metrics
 
-QUICK_GRIDS = {
-    "parking": {"manoeuvre": ("forward", "reverse"), "turn_radius": (6.0, 13.0), "pre_entrance": (1.5,),
-                "cruise": (2.0, 4.0)},
-    "curve": {"speed_factor": (0.6, 1.0), "apex_cut": (0.0, 0.8)},
-}
-"""The linear-IRL candidate grids of the quick preset (the standard preset uses linear_irl's full grids)."""
 CV_FOLDS = 5
 
 
@@ -77,7 +67,7 @@ class Row:
     """the agent id the harness evaluated"""
     records: list[EpisodeRecord]
     metrics: np.ndarray
-    """(episodes, k) style metrics, FAMILY_METRICS order"""
+    """(episodes, k) style metrics, in the order of the family's metric_names"""
     distances: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """(styles,) energy distance to each demonstrator style"""
     predicted: list[str] = field(default_factory=list)
@@ -94,6 +84,8 @@ class StylesResult:
     family: str
     styles: tuple[str, ...]
     metric_names: tuple[str, ...]
+    features: tuple[str, ...]
+    """the linear-IRL features (the family's)"""
     demos: dict[str, list]
     """style -> its demonstrator episodes (rollout.Episode), the training demos first"""
     demo_metrics: dict[str, np.ndarray]
@@ -158,8 +150,8 @@ class StylesResult:
                            if learned else None},
             "linear_irl": {
                 "method": "maximum-entropy IRL over a library of candidate manoeuvres",
-                "features": list(linear_irl.FEATURES[self.family]),
-                "feature_docs": {f: linear_irl.FEATURE_DOCS[f] for f in linear_irl.FEATURES[self.family]},
+                "features": list(self.features),
+                "feature_docs": {f: linear_irl.FEATURE_DOCS[f] for f in self.features},
                 "sign_convention": "reward = sum_k w_k phi_k; w_k > 0: the style seeks feature k; weights per "
                                    "library standard deviation, divided by their L1 norm",
                 "library": {"candidates": len(self.library.names), "seeds": list(self.library.seeds),
@@ -205,6 +197,7 @@ def style_demo_sets(scenario: str) -> dict[str, Path]:
 
 
 def check_config(config: StylesConfig) -> None:
+    hooks_for(registry.get(config.scenario).spec)  # a family without a style experiment fails here
     unknown = [a for a in config.algos if a not in ALGORITHMS]
     if unknown or not config.algos:
         raise DrivebenchError(f"unknown algorithm {', '.join(map(repr, unknown)) or '(none given)'}; "
@@ -222,7 +215,8 @@ def run_experiment(config: StylesConfig, step: Callable[[str, int], None] = lamb
     check_config(config)
     entry = registry.get(config.scenario)
     spec, family = entry.spec, entry.family
-    names = FAMILY_METRICS[family]
+    hooks = hooks_for(spec)
+    names = hooks.metric_names
     dt = 1.0 / spec.policy_frequency
     folders = style_demo_sets(entry.name)
     styles = tuple(folders)
@@ -236,7 +230,7 @@ def run_experiment(config: StylesConfig, step: Callable[[str, int], None] = lamb
                                   f"{entry.name} --expert {style} --episodes N)")
         demos[style] = episodes
         demo_metrics[style] = np.array([
-            metric_vector(style_metrics(e.poses, e.signals, dt, episode_geometry(spec, e.seed)), family)
+            metric_vector(style_metrics(e.poses, e.signals, dt, episode_geometry(spec, e.seed)), names)
             for e in episodes])
 
     # Train (or reuse) each algorithm on each style's few demos.
@@ -273,7 +267,7 @@ def run_experiment(config: StylesConfig, step: Callable[[str, int], None] = lamb
     for (algo, style), request in requests.items():
         recs = records[request]
         m = np.array([metric_vector(style_metrics(r.trajectory.poses, r.trajectory.signals, dt,
-                                                  episode_geometry(spec, r.seed)), family) for r in recs])
+                                                  episode_geometry(spec, r.seed)), names) for r in recs])
         z = standardize(m)
         rows.append(Row(algo, style, request.agent, recs, m,
                         np.array([compare.energy_distance(z, reference[s]) for s in styles]),
@@ -283,16 +277,16 @@ def run_experiment(config: StylesConfig, step: Callable[[str, int], None] = lamb
     # Linear IRL from each style's training demos, with one library rolled out from their start states.
     training = {s: demos[s][: config.demos_per_style] for s in styles}
     library_seeds = sorted({e.seed for eps in training.values() for e in eps})
-    grid = QUICK_GRIDS[family] if config.preset == "quick" else None
+    grid = _grid(hooks, config)
     step("linear IRL library", 0)
     library = linear_irl.build_library(entry.name, library_seeds, grid=grid, progress=lambda n: step("library", n))
-    features = linear_irl.FEATURES[family]
+    features = hooks.features
     irl = {}
     for style, eps in training.items():
         mu = np.mean([linear_irl.episode_expectation(e.poses, e.signals, spec, episode_geometry(spec, e.seed))
                       for e in eps], axis=0)
         irl[style] = linear_irl.maxent_irl(mu, library.expectations([e.seed for e in eps]), library.names, features)
-    return StylesResult(config, family, styles, names, demos, demo_metrics, rows, cv, irl, library,
+    return StylesResult(config, family, styles, names, features, demos, demo_metrics, rows, cv, irl, library,
                         time.perf_counter() - start, reused)
 
 
@@ -300,8 +294,13 @@ def planned_steps(config: StylesConfig) -> int:
     """Units of work `run_experiment` reports: one per training, one for the evaluation, one per candidate."""
     entry = registry.get(config.scenario)
     styles = len(experts_for(entry.spec))
-    grid = QUICK_GRIDS[entry.family] if config.preset == "quick" else None
-    return len(config.algos) * styles + 1 + len(linear_irl.candidate_styles(entry.family, grid))
+    grid = _grid(hooks_for(entry.spec), config)
+    return len(config.algos) * styles + 1 + len(linear_irl.candidate_styles(entry.spec, grid))
+
+
+def _grid(hooks: StyleHooks, config: StylesConfig):
+    """The linear-IRL candidate grid of the preset: the family's quick grid, or None for its full one."""
+    return hooks.quick_grid if config.preset == "quick" else None
 
 
 def _order(algo: str, algos: tuple[str, ...]) -> int:
@@ -309,15 +308,13 @@ def _order(algo: str, algos: tuple[str, ...]) -> int:
 
 
 def _reusable(out: Path, algo: str, entry, config: StylesConfig, demos: Path) -> bool:
-    """Does `out` hold a checkpoint trained with exactly these settings and demos?"""
+    """Does `out` hold a checkpoint of exactly this training run (its recorded train_key: settings, scenario,
+    demos, seed and the training code, agents/train.train_key)?"""
     if not checkpoints.is_checkpoint(out):
         return False
     try:
         saved = checkpoints.read_config(out)
     except DrivebenchError:
         return False
-    hp = {**presets.load_preset(algo, config.preset, entry.family), "demos": config.demos_per_style}
-    data = store.read_manifest(demos)["files"][store.DATA_FILE]["sha256"]
-    return (saved.get("algo") == algo and saved.get("scenario_hash") == entry.hash
-            and saved.get("preset") == config.preset and saved.get("seed") == config.seed
-            and saved.get("hyperparameters") == hp and saved.get("demos", {}).get("data_sha256") == data)
+    return saved.get("train_key") == train_key(algo, entry.name, preset=config.preset, seed=config.seed, demos=demos,
+                                               overrides={"demos": config.demos_per_style})

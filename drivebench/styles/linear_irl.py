@@ -1,17 +1,18 @@
 """Linear-feature IRL: which reward over named driving features explains a style's demos?
 
 Maximum-entropy IRL (Ziebart et al. 2008) with a planner as the inner loop. The planner is a finite library of
-candidate manoeuvres: the scenario family's expert control law (parking.py's planner, curve.py's controller)
-with its style parameters varied over a grid (forward or reverse entry, turn radius, where the turn ends, cruise
-speed; or speed, lateral acceleration and apex cutting on curves), each rolled out in the env on fixed demo
-seeds: the demos' seeds, so every candidate starts where a demo started. The reward of a trajectory is w . mu,
+candidate manoeuvres: the scenario family's expert control law (its style hooks' `expert`, e.g. the parking
+planner or the curve controller) with its style parameters varied over the family's grid (`candidate_grid`: e.g.
+forward or reverse entry, turn radius, where the turn ends, cruise speed; or speed, lateral acceleration and apex
+cutting on curves), each rolled out in the env on fixed demo seeds: the demos' seeds, so every candidate starts where a demo started. The reward of a trajectory is w . mu,
 mu its features (an episode's feature expectation); the policy for weights w is the Boltzmann mixture over the
 library, P(c) proportional to exp(w . mu_c). The weights maximize the demos' log-likelihood minus an L2 penalty,
 a concave problem (L-BFGS), so it converges, and at every iteration the feature-expectation gap
 ||mu_E - E_P[mu]|| is reported; at the optimum it equals L2 x ||w||.
 
-Features (`FEATURES`), each in [0, 1] per step: progress, speed, lane offset, reversing, through-bay (parking),
-clearance, jerk. A trajectory's features are progress where it ended (did it do the task) and the mean of each
+Features (the family's `StyleHooks.features`, documented in FEATURE_DOCS), each in [0, 1] per step: progress,
+speed, reversing and jerk (COMMON_FEATURES, computed here) and the family's own from its geometry (lane offset,
+clearance, through-bay on parking). A trajectory's features are progress where it ended (did it do the task) and the mean of each
 other feature over its steps (its style as rates: a path's duration does not leak into every feature). As in
 Abbeel, Dolgov, Ng and Thrun's parking-lot planner, the reward is linear in these trajectory features. Before
 fitting, each feature is standardized over the library (its mean and std across candidates), so a weight is per
@@ -30,27 +31,14 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
+from drivebench.core.rollout import expert_policy, run_episode
 from drivebench.eval import events
-from drivebench.eval.rollout import expert_policy, run_episode
-from drivebench.experts.curve import CurveExpert
-from drivebench.experts.parking import ParkingExpert
-from drivebench.experts.styles import CurveStyle, ParkingStyle
-from drivebench.scenarios.envs import CAR_LENGTH, CAR_WIDTH
 from drivebench.scenarios.registry import get as get_scenario
-from drivebench.styles.metrics import (
-    CurveGeometry,
-    Geometry,
-    ParkingGeometry,
-    body_corners,
-    episode_geometry,
-    in_rects,
-    rect_gap,
-)
+from drivebench.styles.hooks import StyleGeometry, hooks_for
+from drivebench.styles.metrics import episode_geometry
 
-FEATURES = {
-    "parking": ("progress", "speed", "lane_offset", "reversing", "through_bay", "clearance", "jerk"),
-    "curve": ("progress", "speed", "lane_offset", "reversing", "clearance", "jerk"),
-}
+COMMON_FEATURES = ("progress", "speed", "reversing", "jerk")
+"""The features computed here for every family; a family's geometry gives its others (`step_features`)."""
 FEATURE_DOCS = {
     "progress": "route completion (the env's progress signal)",
     "speed": "|speed| / reference speed (the speed limit on curves, PARKING_SPEED on parking), capped at 1",
@@ -62,8 +50,8 @@ FEATURE_DOCS = {
                  "the road edge on curves)",
     "jerk": "jerk magnitude / nuPlan's comfort bound (events.COMFORT_BOUNDS), capped at 1",
 }
-PARKING_SPEED = 5.0
-"""Reference speed of the parking speed feature [m/s]."""
+"""What each feature is (the features' shared vocabulary: a family's `features` are names from here; one with a new
+feature documents it here)."""
 CLEARANCE_SCALE = 2.0
 """A gap of this much or more counts as fully clear [m]."""
 L2 = 0.05
@@ -71,11 +59,11 @@ L2 = 0.05
 
 
 # ---------------------------------------------------------------------------------------------- features
-def step_features(poses: np.ndarray, signals: dict[str, np.ndarray], dt: float, geometry: Geometry,
-                  speed_reference: float) -> np.ndarray:
-    """(T + 1, k) features of each step, in [0, 1], in FEATURES order for the geometry's family."""
+def step_features(poses: np.ndarray, signals: dict[str, np.ndarray], dt: float, geometry: StyleGeometry,
+                  speed_reference: float, names: tuple[str, ...]) -> np.ndarray:
+    """(T + 1, k) features of each step, in [0, 1], in the order of `names` (the family's features)."""
     poses = np.asarray(poses, float)
-    xy, heading, speed = poses[:, :2], poses[:, 2], poses[:, 3]
+    speed = poses[:, 3]
     jerk = events.kinematics(poses, dt)["jerk"]
     common = {
         "progress": np.asarray(signals["progress"], float),
@@ -83,32 +71,7 @@ def step_features(poses: np.ndarray, signals: dict[str, np.ndarray], dt: float, 
         "reversing": events.reversing(speed).astype(float),
         "jerk": np.minimum(jerk / events.COMFORT_BOUNDS["jerk"][1], 1.0),
     }
-    if isinstance(geometry, ParkingGeometry):
-        lot = geometry.lot
-        others = [b.rect for b in lot.bays if b.id != geometry.goal_bay]
-        corners = body_corners(xy, heading)
-        gaps = np.full(len(xy), np.inf)
-        for rect in geometry.obstacles:
-            gaps = np.minimum(gaps, rect_gap(corners, np.broadcast_to(rect.corners(), corners.shape)))
-        family = {
-            "lane_offset": np.minimum(np.abs(xy[:, 1] - lot.aisle.y) / (lot.aisle.width / 2), 1.0),
-            "through_bay": in_rects(xy[:, None, :], others).astype(float),
-            "clearance": np.clip(gaps / CLEARANCE_SCALE, 0.0, 1.0),
-        }
-        names = FEATURES["parking"]
-    else:
-        assert isinstance(geometry, CurveGeometry)
-        half_lane = float(np.diff(geometry.lane_offsets).min()) / 2 if len(geometry.lane_offsets) > 1 \
-            else geometry.half_width
-        he = np.asarray(signals["heading_error"], float)
-        extent = (np.abs(np.asarray(signals["lateral_offset"], float)) + CAR_LENGTH / 2 * np.abs(np.sin(he))
-                  + CAR_WIDTH / 2 * np.abs(np.cos(he)))
-        family = {
-            "lane_offset": np.minimum(np.abs(np.asarray(signals["lane_offset"], float)) / half_lane, 1.0),
-            "clearance": np.clip((geometry.half_width - extent) / CLEARANCE_SCALE, 0.0, 1.0),
-        }
-        names = FEATURES["curve"]
-    values = {**common, **family}
+    values = {**common, **geometry.step_features(poses, signals)}
     return np.stack([values[n] for n in names], axis=1)
 
 
@@ -124,13 +87,16 @@ def trajectory_features(features: np.ndarray, names: tuple[str, ...]) -> np.ndar
 
 
 def speed_reference(spec) -> float:
-    return spec.road.speed_limit if spec.family == "curve" else PARKING_SPEED
+    """The speed the speed feature is divided by on this scenario [m/s] (its family's)."""
+    return hooks_for(spec).speed_reference(spec)
 
 
-def episode_expectation(poses, signals, spec, geometry: Geometry) -> np.ndarray:
-    """An episode's trajectory features on its scenario (its feature expectation: an episode is one sample)."""
-    phi = step_features(poses, signals, 1.0 / spec.policy_frequency, geometry, speed_reference(spec))
-    return trajectory_features(phi, FEATURES[spec.family])
+def episode_expectation(poses, signals, spec, geometry: StyleGeometry) -> np.ndarray:
+    """An episode's trajectory features on its scenario (its feature expectation: an episode is one sample), in
+    the order of its family's features."""
+    features = hooks_for(spec).features
+    phi = step_features(poses, signals, 1.0 / spec.policy_frequency, geometry, speed_reference(spec), features)
+    return trajectory_features(phi, features)
 
 
 # ---------------------------------------------------------------------------------------------- library
@@ -140,7 +106,8 @@ class Library:
 
     names: tuple[str, ...]
     """each candidate's style parameters, e.g. `reverse r=7.5 pre=1 v=2.5`"""
-    styles: tuple[CurveStyle | ParkingStyle, ...]
+    styles: tuple
+    """each candidate's style record (the family's style type)"""
     seeds: tuple[int, ...]
     mu: np.ndarray
     """(candidates, seeds, k) trajectory features of each candidate from each seed's start state"""
@@ -155,33 +122,13 @@ class Library:
         return self.mu[:, idx].mean(axis=1)
 
 
-PARKING_GRID = {"manoeuvre": ("forward", "reverse"), "turn_radius": (6.0, 8.0, 10.0, 13.0),
-                "pre_entrance": (0.0, 1.5, 3.0), "cruise": (2.0, 3.0, 4.0)}
-CURVE_GRID = {"speed_factor": (0.6, 0.8, 1.0), "lateral_acceleration": (1.5, 2.5, 3.5),
-              "apex_cut": (0.0, 0.4, 0.8)}
-"""The candidate grids: every combination is one candidate manoeuvre (before the feasibility check)."""
-
-
-def candidate_styles(family: str, grid: dict | None = None) -> list[CurveStyle | ParkingStyle]:
-    grid = grid or (PARKING_GRID if family == "parking" else CURVE_GRID)
+def candidate_styles(spec, grid: dict | None = None) -> list:
+    """The candidate styles of the spec's family: one per combination of the grid's values (the family's
+    `candidate_grid` when none is given), the last parameter varying fastest."""
+    hooks = hooks_for(spec)
+    grid = grid or hooks.candidate_grid
     keys = list(grid)
-    out = []
-    for values in itertools.product(*(grid[k] for k in keys)):
-        p = dict(zip(keys, values))
-        if family == "parking":
-            p = {"manoeuvre": "forward", "turn_radius": 6.5, "pre_entrance": 2.5, "cruise": 3.0, **p}
-            name = f"{p['manoeuvre']} r={p['turn_radius']:g} pre={p['pre_entrance']:g} v={p['cruise']:g}"
-            out.append(ParkingStyle(name, "library candidate", p["manoeuvre"], cruise=p["cruise"],
-                                    reverse_cruise=min(p["cruise"], 1.5), turn_radius=p["turn_radius"],
-                                    lookahead=3.0 if p["turn_radius"] < 10 else 4.0,
-                                    pre_entrance=p["pre_entrance"]))
-        else:
-            p = {"speed_factor": 0.8, "lateral_acceleration": 2.5, "apex_cut": 0.0, **p}
-            name = f"v={p['speed_factor']:g}xlimit a_lat={p['lateral_acceleration']:g} apex={p['apex_cut']:g}"
-            out.append(CurveStyle(name, "library candidate", speed_factor=p["speed_factor"],
-                                  lateral_acceleration=p["lateral_acceleration"], apex_cut=p["apex_cut"],
-                                  time_headway=1.5, braking=2.0))
-    return out
+    return [hooks.candidate(dict(zip(keys, values))) for values in itertools.product(*(grid[k] for k in keys))]
 
 
 def build_library(scenario: str, seeds: list[int], grid: dict | None = None, progress=None) -> Library:
@@ -189,10 +136,11 @@ def build_library(scenario: str, seeds: list[int], grid: dict | None = None, pro
     state, arriving or not (failures teach the progress weight). `progress(1)` is called after each candidate."""
     entry = get_scenario(scenario)
     spec = entry.spec
+    hooks = hooks_for(spec)
     env = gymnasium.make(entry.id)
     kept, mus, success, dropped = [], [], [], []
-    for style in candidate_styles(spec.family, grid):
-        expert = ParkingExpert(style) if spec.family == "parking" else CurveExpert(style)
+    for style in candidate_styles(spec, grid):
+        expert = hooks.expert(style)
         reason = expert.supports(spec)
         if reason is None:
             episodes = [run_episode(env, expert_policy(expert), seed) for seed in seeds]
@@ -205,7 +153,7 @@ def build_library(scenario: str, seeds: list[int], grid: dict | None = None, pro
         if progress is not None:
             progress(1)
     env.close()
-    k = len(FEATURES[spec.family])
+    k = len(hooks.features)
     return Library(tuple(s.name for s in kept), tuple(kept), tuple(seeds),
                    np.array(mus).reshape(len(kept), len(seeds), k),
                    np.array(success, bool).reshape(len(kept), len(seeds)), tuple(dropped))

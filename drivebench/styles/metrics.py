@@ -2,10 +2,12 @@
 geometry) -> `StyleMetrics`, so they are tested on synthetic paths and recomputed from any stored trajectory
 (a demo set's episodes or the harness's `Trajectory`).
 
-Geometry comes from the scenario's spec through roads.py, never from coordinates written here: `geometry_for`
-builds it (a centreline for curves; the lot, the goal bay and that episode's parked cars for parking). Parked
-cars are drawn from the episode's seed (`occupancy.count`), so `parked_cars(spec, seed)` reads them off a
-reset env: the only part of this module that touches the simulator.
+Geometry comes from the scenario's spec through its family's style hooks (hooks.py), never from coordinates
+written here: `geometry_for` / `episode_geometry` ask the family to build it (e.g. a centreline; a lot, its goal
+bay and the parked cars an episode's seed draws). This module computes the metrics every family has (speed,
+reversing, path length, direction changes, jerk) and asks the geometry for the family's own (its clearance, the
+share of the path through bays or outside the lane's centre band, ...); `metric_vector` lays out the metrics the
+family lists (`StyleHooks.metric_names`).
 
 Path shares (through bays, across lines, outside the centre band) weigh each decision period by the distance
 driven in it, so a slow car and a fast one that take the same path get the same share; the reversing share is
@@ -20,18 +22,18 @@ import numpy as np
 
 from drivebench.eval import events
 from drivebench.scenarios import roads
-from drivebench.scenarios.envs import CAR_LENGTH, CAR_WIDTH, ParkingEnv
-from drivebench.scenarios.spec import CurveScenario, ParkingScenario
+from drivebench.scenarios.envs import CAR_LENGTH, CAR_WIDTH
+from drivebench.styles.hooks import StyleGeometry, hooks_for
 
-CENTRE_BAND = 0.3
-"""Half-width of the lane's centre band [m]: a car centre further than this from its lane centre is outside it."""
 CLEARANCE_RANGE = 10.0
 """Clearances are capped at this [m] (a lot without walls or parked cars has nothing to keep clear of)."""
 
 
 @dataclass(frozen=True)
 class StyleMetrics:
-    """One episode's style. Metrics of the other family are NaN (`FAMILY_METRICS` lists each family's)."""
+    """One episode's style. Metrics the episode's family does not measure are NaN (its hooks' `metric_names` lists
+    the ones it does). The fields are the metrics' shared vocabulary: a family with a new metric adds it here, with
+    its unit (METRIC_DOCS) and its scale floor (compare.SCALE_FLOOR)."""
 
     mean_speed: float
     """mean |speed| [m/s]"""
@@ -61,16 +63,14 @@ class StyleMetrics:
     peak_apex_cut: float
     """curves: largest offset toward the inside of the curve on an arc [m] (0 if it never reached an arc)"""
     outside_band_share: float
-    """curves: share of the path with the car centre more than CENTRE_BAND from its lane centre [-]"""
+    """curves: share of the path with the car centre more than the curve family's CENTRE_BAND from its lane
+    centre [-]"""
 
 
 COMMON_METRICS = ("mean_speed", "max_speed", "reversing_share", "path_length", "direction_changes", "mean_jerk",
                   "min_clearance")
-FAMILY_METRICS = {
-    "parking": COMMON_METRICS + ("through_bay_share", "line_crossing_share", "aisle_offset"),
-    "curve": COMMON_METRICS + ("apex_cut", "peak_apex_cut", "outside_band_share"),
-}
-"""The metrics that describe a style in each scenario family, in the order vectors use."""
+"""The metrics every family's style is described by (a family's `metric_names` start with these); all but
+min_clearance are computed here, clearance by the family's geometry."""
 
 METRIC_NAMES = tuple(f.name for f in fields(StyleMetrics))
 METRIC_DOCS = {
@@ -82,69 +82,25 @@ METRIC_DOCS = {
 
 
 # ---------------------------------------------------------------------------------------------- geometry
-@dataclass(frozen=True, eq=False)
-class CurveGeometry:
-    centreline: roads.Centreline
-    lane_offsets: np.ndarray
-    """(lanes,) offset of each lane centre from the centreline, + right [m] (roads.lane_offsets)"""
-    half_width: float
-    """half the road's width [m]"""
+def geometry_for(spec) -> StyleGeometry:
+    """The geometry style metrics need, from the spec alone (its family's hooks build it)."""
+    return hooks_for(spec).geometry(spec)
 
 
-@dataclass(frozen=True)
-class ParkingGeometry:
-    lot: roads.LotGeometry
-    goal_bay: str
-    """the goal bay's id"""
-    parked: tuple[roads.Rect, ...] = ()
-    """the episode's parked cars"""
-
-    @property
-    def obstacles(self) -> tuple[roads.Rect, ...]:
-        return (*self.parked, *self.lot.walls)
-
-
-Geometry = CurveGeometry | ParkingGeometry
-
-
-def geometry_for(spec: CurveScenario | ParkingScenario,
-                 parked: tuple[roads.Rect, ...] = ()) -> Geometry:
-    """The geometry style metrics need, from the spec (and, for parking, the episode's parked cars)."""
-    if spec.family == "curve":
-        road = spec.road
-        return CurveGeometry(roads.build_centreline(road), roads.lane_offsets(road), road.lanes * road.lane_width / 2)
-    return ParkingGeometry(roads.build_lot(spec.lot), spec.goal.bay, tuple(parked))
-
-
-def episode_geometry(spec: CurveScenario | ParkingScenario, seed: int) -> Geometry:
-    """The geometry of the episode with this seed (parking: with the parked cars that seed draws)."""
-    return geometry_for(spec, parked_cars(spec, seed) if spec.family == "parking" else ())
-
-
-_ENVS: dict[str, ParkingEnv] = {}
-
-
-def parked_cars(spec: ParkingScenario, seed: int) -> tuple[roads.Rect, ...]:
-    """The parked cars of the episode with this seed (a reset env draws them; the lot is empty when the spec
-    parks none, and then no env is made)."""
-    if not spec.occupancy.occupied and not spec.occupancy.count:
-        return ()
-    key = spec.model_dump_json()
-    env = _ENVS.get(key)
-    if env is None:
-        env = _ENVS[key] = ParkingEnv(spec)
-    env.reset(seed=seed)
-    return tuple(env.parked)
+def episode_geometry(spec, seed: int) -> StyleGeometry:
+    """The geometry of the episode with this seed (e.g. with the parked cars that seed draws)."""
+    return hooks_for(spec).episode_geometry(spec, seed)
 
 
 # ---------------------------------------------------------------------------------------------- metrics
-def style_metrics(poses: np.ndarray, signals: dict[str, np.ndarray], dt: float, geometry: Geometry) -> StyleMetrics:
-    """An episode's style from its (T + 1, 4) poses (x, y, heading, speed), its per-step env signals (curves
-    read `s`, `lateral_offset`, `lane_offset`, `heading_error`; parking reads none) and the decision period
-    dt [s]."""
+def style_metrics(poses: np.ndarray, signals: dict[str, np.ndarray], dt: float,
+                  geometry: StyleGeometry) -> StyleMetrics:
+    """An episode's style from its (T + 1, 4) poses (x, y, heading, speed), its per-step env signals (what the
+    family's geometry reads, e.g. `s`, `lateral_offset`, `lane_offset`, `heading_error` on curves) and the decision
+    period dt [s]."""
     poses = np.asarray(poses, float)
-    xy, heading, speed = poses[:, :2], poses[:, 2], poses[:, 3]
-    step = step_lengths(xy)
+    speed = poses[:, 3]
+    step = step_lengths(poses[:, :2])
     kin = events.kinematics(poses, dt)
     common = {
         "mean_speed": float(np.abs(speed).mean()) if len(speed) else 0.0,
@@ -155,38 +111,12 @@ def style_metrics(poses: np.ndarray, signals: dict[str, np.ndarray], dt: float, 
         "mean_jerk": float(np.mean(kin["jerk"])) if len(speed) else 0.0,
     }
     nan = dict.fromkeys(METRIC_NAMES, math.nan)
-    if isinstance(geometry, ParkingGeometry):
-        lot, goal = geometry.lot, geometry.goal_bay
-        others = [b.rect for b in lot.bays if b.id != goal]
-        corners = body_corners(xy, heading)
-        in_aisle = lot.aisle.contains(xy)
-        return StyleMetrics(**{
-            **nan, **common,
-            "min_clearance": min(min_clearance(corners, geometry.obstacles), CLEARANCE_RANGE),
-            "through_bay_share": path_share(in_rects(xy[:, None, :], others), step),
-            "line_crossing_share": path_share(in_rects(np.concatenate([corners, xy[:, None, :]], axis=1), others),
-                                              step),
-            "aisle_offset": float(np.abs(xy[in_aisle, 1] - lot.aisle.y).mean()) if in_aisle.any() else 0.0,
-        })
-    s = np.asarray(signals["s"], float)
-    offset = np.asarray(signals["lane_offset"], float)
-    heading_error = np.asarray(signals["heading_error"], float)
-    inside = inside_offset(s, offset, geometry.centreline)
-    on_arc = ~np.isnan(inside)
-    d = np.asarray(signals["lateral_offset"], float)
-    extent = np.abs(d) + CAR_LENGTH / 2 * np.abs(np.sin(heading_error)) + CAR_WIDTH / 2 * np.abs(np.cos(heading_error))
-    return StyleMetrics(**{
-        **nan, **common,
-        "min_clearance": min(float((geometry.half_width - extent).min()), CLEARANCE_RANGE),
-        "apex_cut": float(inside[on_arc].mean()) if on_arc.any() else 0.0,
-        "peak_apex_cut": float(inside[on_arc].max()) if on_arc.any() else 0.0,
-        "outside_band_share": path_share(np.abs(offset) > CENTRE_BAND, step),
-    })
+    return StyleMetrics(**{**nan, **common, **geometry.style_metrics(poses, signals, dt)})
 
 
-def metric_vector(m: StyleMetrics, family: str) -> np.ndarray:
-    """The family's metrics of one episode as a vector (FAMILY_METRICS order)."""
-    return np.array([getattr(m, name) for name in FAMILY_METRICS[family]], float)
+def metric_vector(m: StyleMetrics, names: tuple[str, ...]) -> np.ndarray:
+    """These metrics of one episode as a vector (a family's `metric_names`, in that order)."""
+    return np.array([getattr(m, name) for name in names], float)
 
 
 # ---------------------------------------------------------------------------------------------- pieces
@@ -264,26 +194,3 @@ def _vertex_edge(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
     t = np.clip((rel * vec[:, None]).sum(-1) / length2, 0.0, 1.0)
     gap = rel - t[..., None] * vec[:, None]
     return np.sqrt((gap ** 2).sum(-1)).min(axis=(1, 2))
-
-
-def inside_offset(s: np.ndarray, lane_offset: np.ndarray, centreline: roads.Centreline) -> np.ndarray:
-    """(T + 1,) offset from the lane centre toward the inside of the curve at each step [m] (+ inside); NaN
-    where the car is not on an arc. Lateral offsets are + right, and a right turn (curvature > 0) has its
-    inside on the right."""
-    curvature = np.array([centreline.curvature(float(x)) for x in s])
-    return np.where(curvature != 0.0, np.sign(curvature) * lane_offset, np.nan)
-
-
-def curve_signals(poses: np.ndarray, geometry: CurveGeometry) -> dict[str, np.ndarray]:
-    """The curve signals style_metrics reads, computed from poses as CurveEnv.measure does: for synthetic paths
-    and trajectories recorded without them."""
-    lane_offsets = geometry.lane_offsets
-    out: dict[str, list[float]] = {"s": [], "lateral_offset": [], "lane_offset": [], "heading_error": []}
-    for x, y, heading, _ in np.asarray(poses, float):
-        s, d, road_heading = geometry.centreline.project(x, y)
-        lane = int(np.argmin(np.abs(lane_offsets - d)))
-        out["s"].append(s)
-        out["lateral_offset"].append(d)
-        out["lane_offset"].append(d - lane_offsets[lane])
-        out["heading_error"].append(float(roads.wrap_angle(heading - road_heading)))
-    return {k: np.asarray(v) for k, v in out.items()}

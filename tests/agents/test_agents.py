@@ -1,9 +1,12 @@
 """Agents: every algorithm trains with the quick preset on a curve and a parking scenario, reports its budget,
 saves a checkpoint the harness can evaluate; checkpoints round-trip and fail clearly when wrong."""
 import json
+import math
 import shutil
 import tempfile
 import warnings
+from copy import deepcopy
+from dataclasses import asdict, replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,6 +15,7 @@ import torch
 
 from drivebench.agents import checkpoints, presets
 from drivebench.agents.train import ALGORITHMS, train
+from drivebench.data.record import LEARNER_EPISODES
 from drivebench.errors import DrivebenchError
 from drivebench.eval.harness import evaluate
 from drivebench.eval.policies import load_policy
@@ -257,16 +261,105 @@ def test_reward_from_needs_an_airl_agent(trained, tmp_path):
         train("bc", "curve-gentle", out=tmp_path / "d", preset="quick", reward_from=airl)
 
 
+CALLBACK_RUNS = {"bc": "parking-empty", "dagger": "curve-gentle", "gail": "parking-empty", "airl": "curve-gentle",
+                 "ppo": "curve-gentle"}
+"""One scenario per algorithm for the callback tests (ppo on the reward of the `training` fixture's AIRL agent)."""
+
+
+def _weights(result) -> dict[str, torch.Tensor]:
+    return checkpoints.load_policy(result.out)[0].state_dict()
+
+
+def _same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _train_for_callback(algo, out, trained, callback):
+    reward_from = trained[("airl", "curve-gentle")].out if algo == "ppo" else None
+    return train(algo, CALLBACK_RUNS[algo], out=out, preset="quick", seed=0, progress=False,
+                 reward_from=reward_from, callback=callback)
+
+
+@pytest.fixture(scope="module")
+def observed(trained, tmp_path_factory):
+    """Each algorithm of CALLBACK_RUNS trained as the `training` fixture trains it, with a callback that only
+    observes: the run (`result`), what the callback was shown each round with a copy of the weights then (`seen`),
+    and the weights of the same run without a callback (`baseline`: the `training` fixture's; ppo's trained here)."""
+    root = tmp_path_factory.mktemp("observed")
+    runs = {}
+    for algo, scenario in CALLBACK_RUNS.items():
+        seen = []
+
+        def observe(progress, seen=seen):
+            seen.append((progress, deepcopy(progress.policy.state_dict())))
+
+        baseline = (_weights(_train_for_callback(algo, root / "ppo-baseline", trained, None)) if algo == "ppo"
+                    else _weights(trained[(algo, scenario)]))
+        runs[algo] = SimpleNamespace(result=_train_for_callback(algo, root / algo, trained, observe), seen=seen,
+                                     baseline=baseline)
+    return runs
+
+
+@pytest.mark.parametrize("algo", CALLBACK_RUNS)
+def test_an_observing_callback_trains_the_same_weights_bit_for_bit(observed, algo):
+    """The callback is an extension point, not a change: a run whose callback copies the weights every round
+    trains the weights of a run without one (same seed), and the last round shows the final policy."""
+    run = observed[algo]
+    assert _same_weights(_weights(run.result), run.baseline)
+    assert _same_weights(run.seen[-1][1], run.baseline)
+
+
+@pytest.mark.parametrize("algo", CALLBACK_RUNS)
+def test_the_callback_is_called_once_per_round_with_the_usage_so_far(observed, algo):
+    run = observed[algo]
+    shown = [progress for progress, _ in run.seen]
+    hp = presets.load_preset(algo, "quick", registry.get(CALLBACK_RUNS[algo]).family)
+    assert [p.round for p in shown] == list(range(1, len(shown) + 1)) and len(shown) >= 2
+    assert len({p.rounds for p in shown}) == 1
+    if algo == "dagger":  # rounds is its most: a round finishes its episodes, past round_steps
+        assert len(shown) <= shown[0].rounds == math.ceil(hp["env_steps"] / hp["round_steps"])
+    else:
+        assert len(shown) == shown[0].rounds
+    if algo == "bc":  # a round is a pass over the demos' batches
+        batches = run.result.usage.demo_transitions // hp["batch_size"]
+        assert shown[0].usage.gradient_steps == batches and shown[0].rounds == math.ceil(hp["gradient_steps"] / batches)
+    if algo in ("gail", "airl", "ppo"):
+        per_round = hp["n_steps"] * hp["n_envs"]
+        assert [p.usage.env_steps for p in shown] == [k * per_round for k in range(1, len(shown) + 1)]
+    for before, after in zip(shown, shown[1:]):
+        assert after.usage.gradient_steps > before.usage.gradient_steps
+        assert after.usage.env_steps >= before.usage.env_steps and after.usage.wall_time >= before.usage.wall_time
+        assert after.usage.expert_queries >= before.usage.expert_queries
+        assert (after.usage.demo_transitions, after.usage.demo_episodes) == (before.usage.demo_transitions,
+                                                                           before.usage.demo_episodes)
+    assert shown[-1].usage == replace(run.result.usage, wall_time=shown[-1].usage.wall_time)  # the final account
+    assert not _same_weights(run.seen[0][1], run.seen[-1][1])  # the policy shown is the one training moves
+
+
+@pytest.mark.parametrize("algo", CALLBACK_RUNS)
+def test_a_callback_returning_true_stops_training_after_that_round(observed, trained, algo, tmp_path):
+    """Early stopping: the run ends after the round whose callback returned True; its checkpoint is the policy
+    after that round (the full run's first-round weights) and its usage counts that round only."""
+    calls = []
+    result = _train_for_callback(algo, tmp_path / algo, trained, lambda p: calls.append(p.round) or True)
+    assert calls == [1]
+    first, first_weights = observed[algo].seen[0]
+    assert result.usage == replace(first.usage, wall_time=result.usage.wall_time)
+    assert result.usage.gradient_steps < observed[algo].result.usage.gradient_steps
+    assert result.config["usage"] == asdict(result.usage)
+    assert _same_weights(_weights(result), first_weights)
+
+
 @pytest.mark.parametrize("schedule, final_lr", [("constant", 1e-3), ("linear", 0.0)])
 def test_bc_learning_rate_follows_its_schedule(schedule, final_lr):
     """lr_schedule = "linear" takes BC's learning rate from its preset value to 0 over the gradient steps."""
     from drivebench.agents import bc
     from drivebench.data import store
-    from drivebench.scenarios.envs import FAMILIES
+    from drivebench.scenarios import family as families
 
     demos = store.load(REPO_ROOT / "expert_data" / "curve-gentle" / "cautious").successful()[:2]
     hp = {**presets.load_preset("bc", "quick", "curve"), "learning_rate": 1e-3}
-    learner = bc.trainer(FAMILIES["curve"](registry.get("curve-gentle").spec), demos, hp, np.random.default_rng(0))
+    learner = bc.trainer(families.get("curve").env_class(registry.get("curve-gentle").spec), demos, hp, np.random.default_rng(0))
     bc.train(learner, 10, schedule, progress=False)
     assert learner.optimizer.param_groups[0]["lr"] == pytest.approx(final_lr)
 
@@ -284,11 +377,11 @@ def test_bc_without_the_critic_trains_the_same_weights_as_imitations_loss(l2_wei
 
     from drivebench.agents import bc
     from drivebench.data import store
-    from drivebench.scenarios.envs import FAMILIES
+    from drivebench.scenarios import family as families
 
     demos = store.load(REPO_ROOT / "expert_data" / "parking-empty" / "tidy").successful()[:2]
     hp = {**presets.load_preset("bc", "quick", "parking"), "l2_weight": l2_weight}
-    env = FAMILIES["parking"](registry.get("parking-empty").spec)
+    env = families.get("parking").env_class(registry.get("parking-empty").spec)
     initial, weights = None, []
     for loss in (bc.ActorLoss, imitation_bc.BehaviorCloningLossCalculator):
         torch.manual_seed(0)
@@ -300,3 +393,10 @@ def test_bc_without_the_critic_trains_the_same_weights_as_imitations_loss(l2_wei
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
     assert not torch.equal(weights[0]["action_net.weight"], initial["action_net.weight"])  # training moved them
+
+
+@pytest.mark.parametrize("family", ["curve", "parking"])
+def test_no_preset_asks_for_more_demos_than_the_default_sets_hold(family):
+    """The data layer records LEARNER_EPISODES for the agents without asking them: every preset must fit."""
+    for preset in ("quick", "standard"):
+        assert presets.most_demos(preset, family) <= LEARNER_EPISODES

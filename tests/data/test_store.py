@@ -102,7 +102,7 @@ def test_record_rejects_bad_requests(tmp_path):
         record.record("nowhere", "tidy", episodes=1, root=tmp_path)
 
 
-def test_ensure_default_demos_records_verifies_and_refreshes(tmp_path, monkeypatch):
+def test_ensure_default_demos_records_verifies_and_refreshes(tmp_path, monkeypatch, code_copy, code_edits):
     wanted = {"episodes": 1}
     monkeypatch.setattr(record, "default_demo_sets", lambda: [("parking-empty", "expert:tidy", wanted["episodes"])])
     assert record.ensure_default_demos(tmp_path, progress=False) == [("parking-empty", "expert:tidy", "recorded")]
@@ -110,8 +110,9 @@ def test_ensure_default_demos_records_verifies_and_refreshes(tmp_path, monkeypat
     wanted["episodes"] = 2  # a preset now asks for more demos than the set holds
     assert record.ensure_default_demos(tmp_path, progress=False)[0][2] == "re-recorded (1 episodes, 2 wanted)"
     assert store.read_manifest(tmp_path / "parking-empty" / "tidy")["seeds"] == [0, 1]
-    monkeypatch.setattr(record, "EXPERT_VERSION", 999)
-    assert record.ensure_default_demos(tmp_path, progress=False)[0][2] == "re-recorded (expert changed)"
+    code_copy.edit(record.env_module("parking-empty"), code_edits[0])  # the simulator changed
+    assert record.ensure_default_demos(tmp_path, progress=False)[0][2] == "re-recorded (code changed)"
+    assert record.ensure_default_demos(tmp_path, progress=False)[0][2] == "verified"
     data = tmp_path / "parking-empty" / "tidy" / store.DATA_FILE
     data.write_bytes(data.read_bytes()[:-10])
     with pytest.raises(DemoDataError, match="checksum"):
@@ -126,4 +127,28 @@ def test_shipped_default_demos_are_complete_and_current():
         assert len(manifest["seeds"]) >= episodes, folder
         assert manifest["scenario"]["spec_hash"] == registry.get(scenario).hash, folder
         assert manifest["expert"] == record.expert_record(record.get_expert(expert)), folder
+        assert record.stale_because(folder, scenario, expert) is None, folder  # recorded by today's code
         assert all(e["termination"] == "arrived" for e in manifest["episodes"]), folder
+
+
+def test_a_demo_set_is_keyed_by_the_code_that_recorded_it(demos, code_copy, code_edits):
+    """The manifest holds the code key of the env's, the expert's and the rollout's modules (their import closures):
+    a comment changes nothing, a constant of the env module or of the expert's makes the set stale ("code")."""
+    change, cosmetic = code_edits
+    manifest = store.read_manifest(demos)
+    assert manifest["code_key"] == record.demo_key("parking-empty", "expert:tidy")
+    assert record.stale_because(demos, "parking-empty", "expert:tidy") is None
+    env = record.env_module("parking-empty")
+    expert = type(record.get_expert("expert:tidy")).__module__
+    assert env == type(gymnasium.make(registry.get("parking-empty").id).unwrapped).__module__
+    for module in (env, expert, "drivebench.core.rollout"):
+        code_copy.edit(module, cosmetic)
+    assert record.stale_because(demos, "parking-empty", "expert:tidy") is None
+    code_copy.edit(env, change)
+    assert record.stale_because(demos, "parking-empty", "expert:tidy") == "code"
+    assert record.demo_key("parking-empty", "expert:tidy") != manifest["code_key"]
+
+
+def test_an_experts_code_change_makes_its_sets_stale(demos, code_copy, code_edits):
+    code_copy.edit(type(record.get_expert("expert:tidy")).__module__, code_edits[0])
+    assert record.stale_because(demos, "parking-empty", "expert:tidy") == "code"

@@ -21,6 +21,7 @@ from drivebench.eval.policies import load_policy
 from drivebench.eval.shifts import Shift, shifted_spec
 from drivebench.results.db import ResultsDB
 from drivebench.scenarios import registry
+from drivebench.eval.keys import scenario_key
 from drivebench.scenarios.spec import spec_hash
 
 SEEDS = [1_000_005, 1_000_001, 1_000_003, 1_000_000, 1_000_004, 1_000_002]  # deliberately not sorted
@@ -64,7 +65,7 @@ def test_records_come_in_the_order_of_the_seeds():
     records = evaluate("expert:cautious", "curve-gentle", seeds=SEEDS, workers=1, progress=False)
     assert [r.seed for r in records] == SEEDS
     spec = registry.get("curve-gentle").spec
-    assert {r.scenario_hash for r in records} == {spec_hash(spec)}
+    assert {r.scenario_hash for r in records} == {scenario_key(spec)}
     assert {(r.agent, r.shift, r.level) for r in records} == {("expert:cautious", "none", 0)}
     assert len({r.trajectory.poses[0, 0] for r in records}) == len(SEEDS)  # one distinct start per seed
 
@@ -137,7 +138,35 @@ def test_evaluate_many_matches_separate_evaluations(assert_same_record):
         for a, b in zip(results[request], alone):
             assert_same_record(a, b)
     spec = shifted_spec(registry.get("curve-gentle").spec, traffic)
-    assert {r.scenario_hash for r in results[requests[1]]} == {spec_hash(spec)}
+    assert {r.scenario_hash for r in results[requests[1]]} == {scenario_key(spec)}
+
+
+def test_rows_are_keyed_by_the_spec_and_the_code_that_simulates_and_scores(tmp_path, count_chunks, code_copy,
+                                                                            code_edits):
+    """A comment in the env module keeps the stored rows; a changed constant in it or in the metrics makes them
+    stop matching: the episodes run again (the old rows stay, unused)."""
+    change, cosmetic = code_edits
+    spec, seeds = registry.get("curve-gentle").spec, SEEDS[:2]
+    env_module = type(harness.make_env(spec).unwrapped).__module__
+    key = scenario_key(spec)
+    assert key != spec_hash(spec) and scenario_key(shifted_spec(spec, Shift("tighter_radius", 1))) != key
+    with ResultsDB(tmp_path / "results.db") as db:
+        evaluate("expert:cautious", "curve-gentle", seeds=seeds, workers=1, db=db, progress=False)
+        code_copy.edit(env_module, cosmetic)
+        count_chunks.clear()
+        evaluate("expert:cautious", "curve-gentle", seeds=seeds, workers=1, db=db, progress=False)
+        assert count_chunks == [] and scenario_key(spec) == key
+        code_copy.edit(env_module, change)
+        assert scenario_key(spec) != key
+        assert db.missing_seeds(load_policy("expert:cautious").agent_hash, scenario_key(spec), "none", 0,
+                                seeds) == seeds
+        records = evaluate("expert:cautious", "curve-gentle", seeds=seeds, workers=1, db=db, progress=False)
+        assert sorted(count_chunks) == sorted(seeds) and db.count() == 4
+        assert {r.scenario_hash for r in records} == {scenario_key(spec)}
+        code_copy.edit("drivebench.eval.metrics", change)
+        count_chunks.clear()
+        evaluate("expert:cautious", "curve-gentle", seeds=seeds, workers=1, db=db, progress=False)
+        assert sorted(count_chunks) == sorted(seeds) and db.count() == 6
 
 
 CHILD = """

@@ -11,11 +11,14 @@ from drivebench.eval import score
 from drivebench.eval.harness import run_chunk
 from drivebench.eval.metrics import episode_metrics
 from drivebench.eval.policies import LoadedPolicy
-from drivebench.eval.records import METRIC_FIELDS, Outcome
-from drivebench.eval.rollout import Episode, run_episode
+from drivebench.core.records import METRIC_FIELDS, Outcome
+from drivebench.core.records import Episode
+from drivebench.core.rollout import run_episode
 from drivebench.experts.registry import experts_for
 from drivebench.scenarios import registry
-from drivebench.scenarios.envs import Collision, CurveEnv, ParkingEnv
+from drivebench.families.curve.env import CurveEnv
+from drivebench.families.parking.env import ParkingEnv
+from drivebench.scenarios.envs import Collision
 from drivebench.scenarios.spec import parse_spec
 
 DT = 0.2  # the fixtures' specs decide 5 times per second

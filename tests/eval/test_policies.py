@@ -14,7 +14,7 @@ from drivebench.errors import DrivebenchError, UnknownIdError
 from drivebench.eval import harness
 from drivebench.eval.harness import evaluate
 from drivebench.eval.policies import LoadedPolicy, RandomPolicy, load_policy
-from drivebench.eval.rollout import run_episode
+from drivebench.core.rollout import run_episode
 from drivebench.eval.shifts import make_env
 from drivebench.experts.registry import get_expert
 from drivebench.scenarios import registry
@@ -199,3 +199,58 @@ def test_harness_records_invalid_episodes_and_goes_on(policy_module):
 def test_loaded_policy_defaults():
     policy = LoadedPolicy("x", "h", lambda env, obs: np.zeros(2))
     assert policy.reset(123) is None
+
+
+# ---------------------------------------------------------------------------------------------- agent identity
+def test_the_same_weights_trained_twice_are_one_agent(tmp_path):
+    """A checkpoint's hash is what drives (weights, network, observation, the network code), not how or when it was
+    trained: two runs giving the same weights are one agent, whatever their wall time, folder or demo path."""
+    import json
+    import shutil
+
+    from drivebench.agents import checkpoints
+    from drivebench.agents.train import train
+
+    small = {"demos": 2, "gradient_steps": 20}
+    runs = [train("bc", "curve-gentle", out=tmp_path / name, preset="quick", overrides=small, progress=False).out
+            for name in ("first", "second")]
+    a, b = (checkpoints.read_config(run) for run in runs)
+    assert a["files"] == b["files"]  # the same weights, byte for byte
+    assert load_policy(str(runs[0])).agent_hash == load_policy(str(runs[1])).agent_hash
+    moved = shutil.copytree(runs[0], tmp_path / "elsewhere")
+    config = json.loads((moved / checkpoints.CONFIG).read_text())
+    config.update(train_seconds=config["train_seconds"] + 99, usage={"gradient_steps": 1},
+                  demos={**config["demos"], "path": "/somewhere/else"}, algo="dagger", train_key=None)
+    (moved / checkpoints.CONFIG).write_text(json.dumps(config))
+    assert checkpoints.agent_hash(moved) == checkpoints.agent_hash(runs[0])
+    config["network"] = {**config["network"], "activation": "relu"}
+    (moved / checkpoints.CONFIG).write_text(json.dumps(config))
+    assert checkpoints.agent_hash(moved) != checkpoints.agent_hash(runs[0])
+    other = train("bc", "curve-gentle", out=tmp_path / "seed1", preset="quick", seed=1, overrides=small, progress=False)
+    assert checkpoints.agent_hash(other.out) != checkpoints.agent_hash(runs[0])
+
+
+def test_an_experts_hash_covers_its_code(code_copy, code_edits):
+    change, cosmetic = code_edits
+    before = load_policy("expert:tidy").agent_hash
+    module = type(get_expert("expert:tidy")).__module__
+    code_copy.edit(module, cosmetic)
+    assert load_policy("expert:tidy").agent_hash == before
+    code_copy.edit(module, change)
+    assert load_policy("expert:tidy").agent_hash != before
+
+
+def test_a_policy_files_hash_covers_what_it_imports_from_its_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "helpers.py").write_text("GAIN = 0.0\n")
+    (folder / "policy.py").write_text("import numpy as np\nfrom helpers import GAIN\n\n\ndef act(obs):\n"
+                                      "    return np.array([GAIN, 0.0], np.float32)\n")
+    monkeypatch.syspath_prepend(str(folder))
+    agent = f"{folder / 'policy.py'}:act"
+    before = load_policy(agent).agent_hash
+    (folder / "policy.py").write_text("# a comment\n" + (folder / "policy.py").read_text())
+    assert load_policy(agent).agent_hash == before
+    (folder / "helpers.py").write_text("GAIN = 0.5\n")
+    assert load_policy(agent).agent_hash != before
+    sys.modules.pop("helpers", None)

@@ -10,8 +10,9 @@ import pytest
 from drivebench.errors import DrivebenchError
 from drivebench.eval import shifts
 from drivebench.eval.harness import run_chunk
-from drivebench.eval.shifts import NONE, SHIFTS, Bump, ObservationNoise, Shift, StartOffset, make_env, parse_shift, \
-    shifted_spec
+from drivebench.eval.shifts import NONE, SHIFTS, Bump, ObservationNoise, Shift, StartOffset, applies_to, make_env, \
+    parse_shift, shifted_spec
+from drivebench.scenarios import family as families
 from drivebench.scenarios import registry
 from drivebench.scenarios.spec import spec_hash
 
@@ -21,11 +22,15 @@ def spec_of(name):
 
 
 # ---------------------------------------------------------------------------------------------- parsing
-def test_every_shift_has_three_levels_and_names_its_families():
+def test_every_shift_has_three_levels_and_applies_to_some_family():
     for name, kind in SHIFTS.items():
         assert sorted(kind.levels) == [1, 2, 3], name
-        assert set(kind.families) <= {"curve", "parking"} and kind.families, name
-        assert (kind.rewrite is None) != (kind.wrapper is None), name  # exactly one mechanism
+        those = {f.name for f in families.all_families() if applies_to(name, f)}
+        assert those, name
+        if kind.wrapper is None:  # a rewriting shift: every family that takes it brings its rewrite
+            assert all(name in families.get(f).shift_rewrites for f in those), name
+    assert {f.name for f in families.all_families() if applies_to("traffic", f)} == {"curve"}
+    assert {f.name for f in families.all_families() if applies_to("bump", f)} == {"curve", "parking"}
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -279,16 +284,54 @@ def test_experts_still_succeed_under_the_strongest_start_offset(scenario, expert
         assert r.metrics.driving_score >= 90.0
 
 
+def family_class(name):
+    """The env class gymnasium builds for a registered scenario (wherever the family's module lives)."""
+    return type(gymnasium.make(registry.get(name).id).unwrapped)
+
+
+# curve-gentle: 40 m straight, 100 m radius arc of 60 deg, 40 m straight; no traffic
+GENTLE_LENGTH = 40.0 + 100.0 * math.pi / 3 + 40.0
+REWRITTEN_GENTLE = {  # (shift, level) -> (traffic count, arc radius [m]) of the env make_env builds
+    ("traffic", 1): (2, 100.0), ("traffic", 2): (4, 100.0), ("traffic", 3): (6, 100.0),
+    ("tighter_radius", 1): (0, 80.0), ("tighter_radius", 2): (0, 65.0), ("tighter_radius", 3): (0, 50.0),
+}
+
+
+def test_make_env_without_a_shift_is_the_bare_family_env():
+    spec = spec_of("curve-gentle")
+    for env in (make_env(spec), shifts.make_env(spec, NONE)):
+        assert type(env) is family_class("curve-gentle")  # no wrapper at all
+        assert env.unwrapped is env and env.scenario is spec and env.render_mode is None
+        assert env.centreline.length == pytest.approx(GENTLE_LENGTH)
+    assert make_env(spec_of("parking-empty")).scenario is spec_of("parking-empty")
+    assert type(make_env(spec_of("parking-empty"))) is family_class("parking-empty")
+
+
 def test_make_env_for_every_shift_and_family():
     for family, name in (("curve", "curve-gentle"), ("parking", "parking-empty")):
-        spec = spec_of(name)
+        spec, cls = spec_of(name), family_class(name)
         for shift_name, kind in SHIFTS.items():
-            if family not in kind.families:
+            if not applies_to(shift_name, families.get(family)):
                 continue
-            shift = Shift(shift_name, 1)
-            env = make_env(shifted_spec(spec, shift), shift)
-            obs, info = env.reset(seed=0)
-            assert obs.shape == env.observation_space.shape and "progress" in info
-            expected = kind.wrapper if kind.wrapper is not None else type(env.unwrapped)
-            assert isinstance(env, expected)
-    assert shifts.make_env(spec_of("curve-gentle")).unwrapped is not None
+            for level, params in kind.levels.items():
+                shift = Shift(shift_name, level)
+                env = make_env(shifted_spec(spec, shift), shift)
+                if kind.wrapper is not None:
+                    # exactly one wrapper, of the shift's type and with the level's parameters, on the family env
+                    assert type(env) is kind.wrapper and type(env.env) is cls, shift
+                    assert {k: getattr(env, k) for k in params} == params, shift
+                    assert env.unwrapped.scenario is spec, shift  # a wrapper shift keeps the spec
+                else:
+                    # a rewrite shift is not a wrapper: the bare family env, built on the rewritten spec
+                    assert type(env) is cls, shift
+                    count, radius = REWRITTEN_GENTLE[shift_name, level]
+                    scenario = env.scenario
+                    assert scenario == shifted_spec(spec, shift) and scenario != spec, shift
+                    assert scenario.traffic.count == count, shift
+                    assert [s.radius for s in scenario.road.segments if s.kind == "arc"] == \
+                        [pytest.approx(radius)], shift
+                    assert env.centreline.length == pytest.approx(80.0 + radius * math.pi / 3), shift
+                obs, info = env.reset(seed=0)
+                assert obs.shape == env.observation_space.shape and "progress" in info
+    rendered = make_env(spec_of("curve-gentle"), Shift("bump", 1), render_mode="rgb_array")
+    assert rendered.unwrapped.render_mode == "rgb_array"

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from drivebench.eval.metrics import episode_metrics
-from drivebench.eval.records import EpisodeMetrics, EpisodeRecord, Trajectory
-from drivebench.eval.rollout import run_episode
+from drivebench.core.records import EpisodeMetrics, EpisodeRecord, Trajectory
+from drivebench.core.rollout import run_episode
 from drivebench.eval.summary import MEANS, RATES, iqm_driving_score, summarize
-from drivebench.scenarios.envs import CurveEnv
+from drivebench.families.curve.env import CurveEnv
 from drivebench.scenarios.spec import parse_spec
 
 BASE = dict(success=True, termination="arrived", route_completion=1.0, steps=50, duration=10.0, time_to_goal=10.0,

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from drivebench.errors import UnknownIdError
-from drivebench.experts.curve import apex_offset, speed_profile
-from drivebench.experts.parking import ParkingExpert, plan
+from drivebench.families.curve.experts import CURVE_STYLES, apex_offset, speed_profile
+from drivebench.families.parking.experts import PARKING_STYLES, ParkingExpert, plan
 from drivebench.experts.registry import EXPERTS, experts_for, get_expert
-from drivebench.experts.styles import CURVE_STYLES, PARKING_STYLES
 from drivebench.scenarios import registry
-from drivebench.scenarios.envs import CurveEnv
+from drivebench.families.curve.env import CurveEnv
 from drivebench.scenarios.roads import build_centreline, build_lot, wrap_angle
-from drivebench.scenarios.spec import CurveRoad, parse_spec
+from drivebench.families.curve.spec import CurveRoad
+from drivebench.scenarios.spec import parse_spec
 from drivebench.seeds import demo_seeds
 
 ENTRIES = registry.entries()

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from drivebench import leaderboard
-from drivebench.eval.records import EpisodeRecord, Trajectory
+from drivebench.core.records import Trajectory
 from drivebench.eval.shifts import NONE, Shift
 from drivebench.report import data, figures
 from drivebench.scenarios import registry
@@ -103,4 +103,3 @@ def test_tracks_mark_the_first_crash_and_leaving_the_road(drawn):
     assert (t.offroad_index, t.crash_index) == (2, None)  # ended off-road: marked where it ended
     t = data.track("bc", _record(drawn, [0, 0, 0], [0, 0, 0], "arrived"))
     assert (t.offroad_index, t.crash_index, t.success) == (None, None, True)
-    assert isinstance(_record(drawn, [0], [0], "arrived"), EpisodeRecord)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from drivebench.errors import DrivebenchError
-from drivebench.eval.records import METRIC_FIELDS, SCHEMA_VERSION, EpisodeMetrics, EpisodeRecord, Outcome, Trajectory
+from drivebench.core.records import METRIC_FIELDS, SCHEMA_VERSION, EpisodeMetrics, EpisodeRecord, Outcome, Trajectory
 from drivebench.paths import REPO_ROOT
 from drivebench.results.db import (SCALAR_COLUMNS, ResultsDB, decode_trajectory, default_db_path, encode_trajectory,
                                    episode_key)

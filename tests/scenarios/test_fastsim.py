@@ -15,7 +15,10 @@ from highway_env.vehicle.kinematics import Vehicle
 from highway_env.vehicle.objects import Obstacle, RoadObject
 
 from drivebench.experts.registry import experts_for
-from drivebench.scenarios import envs, fastsim, registry
+from drivebench.families.curve import env as curve_env
+from drivebench.families.parking import env as parking_env
+from drivebench.scenarios import fastsim, registry
+from drivebench.scenarios import family as families
 from drivebench.scenarios.fastsim import ArcLane, EgoVehicle, LaneNetwork, StaticObstacle, TrafficVehicle
 
 SCENARIOS = ["curve-gentle", "curve-s-bend", "curve-hairpin", "curve-traffic", "parking-empty", "parking-crowded"]
@@ -131,9 +134,10 @@ def _state(env) -> list:
 
 def _highway_envs_classes(patch) -> None:
     """Build scenes from highway-env's own classes instead of fastsim's."""
-    patch.setattr(envs, "TrafficVehicle", IDMVehicle)
-    patch.setattr(envs, "ArcLane", CircularLane)
-    patch.setattr(envs, "EgoVehicle", Vehicle)
+    patch.setattr(curve_env, "TrafficVehicle", IDMVehicle)
+    patch.setattr(curve_env, "ArcLane", CircularLane)
+    patch.setattr(curve_env, "EgoVehicle", Vehicle)
+    patch.setattr(parking_env, "EgoVehicle", Vehicle)
 
 
 @pytest.mark.parametrize("name", ["curve-traffic", "curve-gentle", "parking-crowded"])
@@ -143,7 +147,7 @@ def test_scenes_run_exactly_as_with_highway_envs_classes(monkeypatch, name):
     included), the observation, reward and termination are equal at every step, over the expert's episodes,
     episodes with noisy actions and episodes at full throttle (which crash into the cars ahead or parked)."""
     entry = registry.get(name)
-    family = envs.FAMILIES[entry.spec.family]
+    family = families.get(entry.spec.family).env_class
     fast = family(entry.spec)
     with monkeypatch.context() as patch:
         _highway_envs_classes(patch)

@@ -7,7 +7,8 @@ import pytest
 from drivebench.errors import UnknownIdError
 from drivebench.paths import REPO_ROOT, scenario_dirs
 from drivebench.scenarios import registry
-from drivebench.scenarios.envs import CurveEnv, ParkingEnv
+from drivebench.families.curve.env import CurveEnv
+from drivebench.families.parking.env import ParkingEnv
 from drivebench.scenarios.spec import load_scenario, spec_hash
 
 SHIPPED = sorted((REPO_ROOT / "scenarios").glob("*.toml"))
@@ -84,7 +85,7 @@ def test_extra_scenario_is_registered(extra_scenarios):
     env = gymnasium.make(entry.id)
     assert env.unwrapped.scenario.road.speed_limit == 9.0
     obs, _ = env.reset(seed=0)
-    assert obs.shape == (len(CurveEnv.OBSERVATION_FEATURES),)
+    assert obs.shape == (len(CurveEnv.observation_class().FEATURES),)
     assert len(registry.entries()) == len(SHIPPED) + 1
 
 

@@ -18,7 +18,8 @@ from drivebench.scenarios.roads import (
     rect_edges,
     wrap_angle,
 )
-from drivebench.scenarios.spec import CurveRoad, LotLayout
+from drivebench.families.curve.spec import CurveRoad
+from drivebench.families.parking.spec import LotLayout
 
 
 def road(*segments, lanes=1, lane_width=4.0) -> CurveRoad:

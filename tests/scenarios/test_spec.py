@@ -2,6 +2,12 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,16 +15,9 @@ from pydantic import BaseModel, ValidationError
 
 from drivebench.errors import DrivebenchError, ScenarioError
 from drivebench.paths import REPO_ROOT
-from drivebench.scenarios.spec import (
-    CurveScenario,
-    ParkingScenario,
-    field_docs,
-    load_scenario,
-    parse_spec,
-    scenario_id,
-    spec_hash,
-    valid_bays,
-)
+from drivebench.families.curve.spec import CurveScenario
+from drivebench.families.parking.spec import ParkingScenario, valid_bays
+from drivebench.scenarios.spec import field_docs, load_scenario, parse_spec, scenario_id, spec_hash
 
 SHIPPED = sorted((REPO_ROOT / "scenarios").glob("*.toml"))
 
@@ -252,7 +251,38 @@ def test_negative_start_lane_is_rejected(curve_data, write_scenario):
 
 
 # ---------------------------------------------------------------------------------------------- hashing
-def test_spec_hash_is_stable(curve_data):
+def test_spec_hash_is_the_sha256_of_the_canonical_json(curve_data):
+    spec = parse_spec({**curve_data, "name": "h"})
+    digest = spec_hash(spec)
+    assert re.fullmatch(r"[0-9a-f]{64}", digest)  # lower-case hex, nothing else (int(_, 16) accepts much more)
+    # by hand: the validated spec with every default filled in, keys sorted, no whitespace
+    data = spec.model_dump(mode="json")
+    assert data["road"]["offroad_grace"] == 2.0 and data["traffic"]["count"] == 0  # defaults are in the dump
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    assert digest == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+CURVE_BASE_REWRITTEN = """\
+# the tests' base curve, written another way: keys in another order, ints for floats, other spacing
+horizon   =   100
+family = "curve"
+
+[start]
+lane = 0
+
+[road]
+segments = [
+  { length = 40, kind = "straight" },
+  { direction = "right", angle_deg = 90, radius = 5e1, kind = "arc" },
+  { kind = "straight", length = 40.0 },
+]
+speed_limit = 12
+lane_width = 4
+lanes = 2
+"""
+
+
+def test_spec_hash_is_stable(curve_data, write_scenario, tmp_path):
     a = parse_spec({**curve_data, "name": "h"})
     # the same data with keys in another order
     reordered = {k: curve_data[k] for k in reversed(list(curve_data))}
@@ -260,12 +290,32 @@ def test_spec_hash_is_stable(curve_data):
     b = parse_spec({**reordered, "name": "h"})
     assert a == b
     assert spec_hash(a) == spec_hash(b)
-    assert len(spec_hash(a)) == 64 and int(spec_hash(a), 16) >= 0
+    # the same scenario as two differently written files
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "h.toml").write_text(CURVE_BASE_REWRITTEN)
+    from_file, from_other_file = load_scenario(write_scenario(curve_data, "h")), load_scenario(other / "h.toml")
+    assert spec_hash(from_file) == spec_hash(from_other_file) == spec_hash(a)
+    # the round trip a spec makes to an evaluation worker (model_dump, then parse_spec) keeps the hash
+    assert spec_hash(parse_spec(a.model_dump(mode="json"))) == spec_hash(a)
+    assert spec_hash(parse_spec(json.loads(json.dumps(a.model_dump(mode="json"))))) == spec_hash(a)
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_spec_hash_of_a_file_is_reproducible(path):
     assert spec_hash(load_scenario(path)) == spec_hash(load_scenario(path))
+
+
+def test_spec_hash_does_not_depend_on_the_process():
+    """Results and demos made in other processes (workers, other machines) carry the same hashes: nothing in the
+    hash may depend on the interpreter's string hashing (e.g. set order) or on object identity."""
+    script = ("import sys; from pathlib import Path; from drivebench.scenarios.spec import load_scenario, spec_hash; "
+              "print(' '.join(spec_hash(load_scenario(Path(p))) for p in sys.argv[1:]))")
+    here = [spec_hash(load_scenario(p)) for p in SHIPPED]
+    for seed in ("1", "2"):
+        out = subprocess.run([sys.executable, "-c", script, *map(str, SHIPPED)], capture_output=True, text=True,
+                             check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        assert out.split() == here
 
 
 @pytest.mark.parametrize("change", [
@@ -275,10 +325,37 @@ def test_spec_hash_of_a_file_is_reproducible(path):
     lambda d: d["start"].update(lane="any"),
     lambda d: d.update(description="other words"),
     lambda d: d.update(version=1),
-], ids=["horizon", "lane_width", "direction", "start.lane", "description", "version"])
+    lambda d: d["road"]["segments"][1].update(radius=49.0),
+    lambda d: d["road"]["segments"][1].update(angle_deg=91.0),
+    lambda d: d["road"]["segments"][0].update(length=41.0),
+    lambda d: d["road"]["segments"].append({"kind": "straight", "length": 10.0}),
+    lambda d: d["road"].update(lanes=3),
+    lambda d: d["road"].update(speed_limit=13.0),
+    lambda d: d["road"].update(offroad_grace=1.5),
+    lambda d: d.update(traffic={"count": 1}),
+    lambda d: d["start"].update(speed=[8.0, 11.0]),
+    lambda d: d.update(policy_frequency=3),
+], ids=["horizon", "lane_width", "direction", "start.lane", "description", "version", "radius", "angle_deg",
+        "length", "segments", "lanes", "speed_limit", "offroad_grace", "traffic.count", "start.speed",
+        "policy_frequency"])
 def test_spec_hash_changes_with_any_field(curve_data, change):
     before = spec_hash(parse_spec({**curve_data, "name": "h"}))
     changed = copy.deepcopy(curve_data)
+    change(changed)
+    assert spec_hash(parse_spec({**changed, "name": "h"})) != before
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d["goal"].update(bay="N3"),
+    lambda d: d["goal"].update(orientation="reverse-in"),
+    lambda d: d["lot"].update(bays_per_row=7),
+    lambda d: d["lot"].update(walls=False),
+    lambda d: d.update(occupancy={"occupied": ["N1"]}),
+    lambda d: d.update(start={"x": [3.0, 5.0]}),
+], ids=["goal.bay", "goal.orientation", "lot.bays_per_row", "lot.walls", "occupancy.occupied", "start.x"])
+def test_spec_hash_changes_with_any_parking_field(parking_data, change):
+    before = spec_hash(parse_spec({**parking_data, "name": "h"}))
+    changed = copy.deepcopy(parking_data)
     change(changed)
     assert spec_hash(parse_spec({**changed, "name": "h"})) != before
 
@@ -324,6 +401,5 @@ def test_field_docs_cover_the_main_fields():
     for path in ["lot.bays_per_row", "lot.walls", "occupancy.count", "goal.bay", "goal.orientation", "start.x"]:
         assert path in parking
     assert "[m/s]" in curve["road.speed_limit"]
-    assert field_docs() == field_docs(CurveScenario)
     # nested models are expanded, never listed as a whole
     assert "road" not in curve and "lot" not in parking

@@ -8,10 +8,11 @@ import pytest
 from drivebench.data import store
 from drivebench.paths import REPO_ROOT
 from drivebench.scenarios import registry
-from drivebench.styles.experiment import QUICK_GRIDS
+from drivebench.scenarios.family import all_families
+from drivebench.styles.hooks import hooks_for
 from drivebench.styles.linear_irl import (
+    COMMON_FEATURES,
     FEATURE_DOCS,
-    FEATURES,
     L2,
     build_library,
     candidate_styles,
@@ -22,11 +23,14 @@ from drivebench.styles.linear_irl import (
 from drivebench.styles.metrics import geometry_for
 
 NAMES = ("progress", "speed", "reversing")
+PARKING = registry.get("parking-styles").spec
+PARKING_FEATURES = hooks_for(PARKING).features
 
 
 def test_every_feature_is_documented():
-    for names in FEATURES.values():
-        assert set(names) <= set(FEATURE_DOCS)
+    for family in all_families():
+        if family.style is not None:
+            assert set(COMMON_FEATURES) <= set(family.style.features) <= set(FEATURE_DOCS), family.name
 
 
 def test_trajectory_features_are_rates_and_the_final_progress():
@@ -61,31 +65,31 @@ def test_maxent_expert_equal_to_the_library_mean_needs_no_weights():
 
 
 def test_candidate_grid():
-    styles = candidate_styles("parking", {"manoeuvre": ("forward", "reverse"), "turn_radius": (6.0, 13.0)})
+    styles = candidate_styles(PARKING, {"manoeuvre": ("forward", "reverse"), "turn_radius": (6.0, 13.0)})
     assert len(styles) == 4 and {s.manoeuvre for s in styles} == {"forward", "reverse"}
     assert len({s.name for s in styles}) == 4
-    assert len(candidate_styles("curve")) == 27
+    assert len(candidate_styles(registry.get("curve-s-bend").spec)) == 27
 
 
 @pytest.fixture(scope="module")
 def tiny_library():
     """The quick preset's 8 real manoeuvres (forward or reverse, 6 or 13 m turns, 2 or 4 m/s) on parking-styles,
     rolled out from demo seed 0's start state."""
-    return build_library("parking-styles", [0], grid=QUICK_GRIDS["parking"])
+    return build_library("parking-styles", [0], grid=hooks_for(PARKING).quick_grid)
 
 
 def weights_of(style: str, library) -> dict[str, float]:
-    spec = registry.get("parking-styles").spec
+    spec = PARKING
     demo = store.load(REPO_ROOT / "expert_data" / "parking-styles" / style).episodes[0]
     assert demo.seed == 0
     mu = episode_expectation(demo.poses, demo.signals, spec, geometry_for(spec))
-    result = maxent_irl(mu, library.expectations([0]), library.names, FEATURES["parking"])
+    result = maxent_irl(mu, library.expectations([0]), library.names, PARKING_FEATURES)
     assert result.gaps[-1] < 0.5 * result.gaps[0]  # converged well below where it started
     return dict(zip(result.features, result.weights))
 
 
 def test_tiny_library_reverse_weighs_reversing_above_tidy(tiny_library):
-    assert len(tiny_library.names) == 8 and tiny_library.mu.shape == (8, 1, len(FEATURES["parking"]))
+    assert len(tiny_library.names) == 8 and tiny_library.mu.shape == (8, 1, len(PARKING_FEATURES))
     assert tiny_library.success.all()
     tidy, reverse = weights_of("tidy", tiny_library), weights_of("reverse", tiny_library)
     assert reverse["reversing"] > 0 > tidy["reversing"]

@@ -10,18 +10,19 @@ from drivebench.data import store
 from drivebench.paths import REPO_ROOT
 from drivebench.scenarios import registry, roads
 from drivebench.scenarios.envs import CAR_LENGTH, CAR_WIDTH
+from drivebench.families.curve.styles import CENTRE_BAND, curve_signals
+from drivebench.families.parking.styles import geometry_for as lot_geometry_for
+from drivebench.families.parking.styles import parked_cars
+from drivebench.scenarios.family import all_families
 from drivebench.scenarios.spec import parse_spec
 from drivebench.styles.metrics import (
-    CENTRE_BAND,
-    FAMILY_METRICS,
+    COMMON_METRICS,
     METRIC_DOCS,
     METRIC_NAMES,
     body_corners,
-    curve_signals,
     direction_changes,
     geometry_for,
     min_clearance,
-    parked_cars,
     rect_gap,
     style_metrics,
 )
@@ -43,8 +44,10 @@ def lot_geometry(parking_data):
 
 def test_every_metric_has_a_unit_and_each_family_lists_its_own():
     assert set(METRIC_DOCS) == set(METRIC_NAMES)
-    for names in FAMILY_METRICS.values():
-        assert set(names) <= set(METRIC_NAMES)
+    for family in all_families():
+        if family.style is not None:
+            names = family.style.metric_names
+            assert names[:len(COMMON_METRICS)] == COMMON_METRICS and set(names) <= set(METRIC_NAMES), family.name
 
 
 def test_straight_line_along_the_aisle(lot_geometry):
@@ -107,7 +110,7 @@ def test_clearance_to_a_parked_car(parking_data):
     spec = parse_spec({**parking_data, "name": "lot", "lot": {"bays_per_row": 6, "walls": False}})
     bay = roads.build_lot(spec.lot).bay("S1").rect
     car = roads.Rect(bay.x, bay.y, CAR_LENGTH, CAR_WIDTH, bay.heading)
-    geometry = geometry_for(spec, parked=(car,))
+    geometry = lot_geometry_for(spec, parked=(car,))
     # our car faces south in the neighbouring bay S2, 3.5 m east: gap = 3.5 - 2 x half width
     poses = poses_from([[bay.x + 3.5, bay.y]], math.pi / 2, 0.0)
     assert style_metrics(poses, {}, DT, geometry).min_clearance == pytest.approx(3.5 - CAR_WIDTH)

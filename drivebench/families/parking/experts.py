@@ -4,16 +4,50 @@ expert is a state-feedback law: it can label any state, including ones its own d
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from drivebench.experts.controllers import track_path
 from drivebench.experts.paths import Path, PathBuilder
-from drivebench.experts.styles import ParkingStyle
 from drivebench.scenarios.roads import LotGeometry, build_lot
 
 END_CLEARANCE = 2.6  # a car centre this far from an end wall leaves its bumper clear of it [m]
 
+
+
+@dataclass(frozen=True)
+class ParkingStyle:
+    name: str
+    description: str
+    manoeuvre: Literal["forward", "reverse"]
+    """forward: along a line parallel to the aisle, one quarter turn nose-in; reverse: along that line past
+    the bay, stop, then a quarter turn backwards into it"""
+    cruise: float
+    """cruise speed forwards [m/s]"""
+    reverse_cruise: float
+    """cruise speed backwards [m/s]"""
+    turn_radius: float
+    """radius of its planned turns [m]"""
+    lookahead: float
+    """pure-pursuit lookahead [m]"""
+    pre_entrance: float
+    """its turn into the bay ends this far out in the aisle, the car then goes straight in [m]; with the turn
+    radius it sets the line it drives along the aisle"""
+
+
+PARKING_STYLES = {
+    "tidy": ParkingStyle("tidy", "keeps to the aisle, one tight turn nose-in", "forward", cruise=3.0,
+                         reverse_cruise=1.5, turn_radius=6.5, lookahead=3.0, pre_entrance=2.5),
+    "reverse": ParkingStyle("reverse", "drives past the bay, then reverses into it (nose out)", "reverse",
+                            cruise=2.5, reverse_cruise=1.5, turn_radius=7.5, lookahead=3.0,
+                            pre_entrance=1.0),
+    "shortcut": ParkingStyle("shortcut", "fast, swings wide through the empty bays across the aisle for one "
+                             "sweeping turn nose-in", "forward", cruise=4.0, reverse_cruise=1.5, turn_radius=13.0,
+                             lookahead=4.0, pre_entrance=0.0),
+}
+"""Its driving styles as data: an expert is this family's control law plus one of these records."""
 
 def plan(style: ParkingStyle, lot: LotGeometry, goal_bay: str, start: tuple[float, float]) -> Path:
     """The style's reference path: from the lot's end near the start region, along a line parallel to the

@@ -7,8 +7,9 @@ from enum import Enum
 
 import numpy as np
 
-SCHEMA_VERSION = 3
-"""Version of EpisodeMetrics / EpisodeRecord as stored; bump when a field or a metric's meaning changes."""
+SCHEMA_VERSION = 4
+"""Version of EpisodeMetrics / EpisodeRecord as stored; bump when a field or a metric's meaning changes (4:
+scenario_hash is the scenario key, spec and code, no longer the spec's hash alone)."""
 
 
 class Outcome(str, Enum):
@@ -91,7 +92,8 @@ class EpisodeRecord:
     scenario: str
     """scenario name"""
     scenario_hash: str
-    """sha256 of the scenario spec the episode ran on, after the shift was applied"""
+    """the scenario key (eval/keys.py): the spec the episode ran on, after the shift was applied, and the code
+    that simulated and scored it"""
     shift: str
     """shift name, or 'none'"""
     level: int
@@ -110,3 +112,36 @@ class EpisodeRecord:
 
 
 METRIC_FIELDS = tuple(f.name for f in fields(EpisodeMetrics))
+
+
+@dataclass(frozen=True, eq=False)
+class Episode:
+    seed: int
+    """the `env.reset(seed=...)` seed"""
+    observations: np.ndarray
+    """(T + 1, obs_dim) float32: the observation before each action, and the final one"""
+    actions: np.ndarray
+    """(T, 2) float32: [acceleration, steering] in [-1, 1]"""
+    rewards: np.ndarray
+    """(T,) float32"""
+    poses: np.ndarray
+    """(T + 1, 4) float32: x [m], y [m], heading [rad], speed [m/s] with each observation"""
+    signals: dict[str, np.ndarray]
+    """(T + 1,) float32 per signal the env documents in its SIGNALS, with each observation"""
+    termination: str
+    """an Outcome value (records.py): the env's (arrived, crashed, off_road, timeout) or the rollout's
+    (stuck, invalid_action)"""
+    invalid_reason: str = ""
+    """for invalid_action: what the policy did wrong"""
+
+    @property
+    def steps(self) -> int:
+        return len(self.actions)
+
+    @property
+    def success(self) -> bool:
+        return self.termination == "arrived"
+
+    @property
+    def off_road(self) -> np.ndarray:
+        return self.signals["off_road"] > 0

@@ -3,49 +3,18 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass
 from typing import Callable
 
 import gymnasium
 import numpy as np
 
-from drivebench.eval import events
+from drivebench.core.records import Episode
 
 Policy = Callable[[gymnasium.Env, np.ndarray], np.ndarray]
 """A policy as the rollout sees it: (env, observation) -> action. Experts read the env; learners the obs."""
 
-
-@dataclass(frozen=True, eq=False)
-class Episode:
-    seed: int
-    """the `env.reset(seed=...)` seed"""
-    observations: np.ndarray
-    """(T + 1, obs_dim) float32: the observation before each action, and the final one"""
-    actions: np.ndarray
-    """(T, 2) float32: [acceleration, steering] in [-1, 1]"""
-    rewards: np.ndarray
-    """(T,) float32"""
-    poses: np.ndarray
-    """(T + 1, 4) float32: x [m], y [m], heading [rad], speed [m/s] with each observation"""
-    signals: dict[str, np.ndarray]
-    """(T + 1,) float32 per signal the env documents in its SIGNALS, with each observation"""
-    termination: str
-    """an Outcome value (records.py): the env's (arrived, crashed, off_road, timeout) or the rollout's
-    (stuck, invalid_action)"""
-    invalid_reason: str = ""
-    """for invalid_action: what the policy did wrong"""
-
-    @property
-    def steps(self) -> int:
-        return len(self.actions)
-
-    @property
-    def success(self) -> bool:
-        return self.termination == "arrived"
-
-    @property
-    def off_road(self) -> np.ndarray:
-        return self.signals["off_road"] > 0
+STUCK_TIME = 10.0  # [s] without new progress
+STUCK_PROGRESS = 0.01  # the smallest gain in route completion that counts as progress
 
 
 def run_episode(env: gymnasium.Env, policy: Policy, seed: int, *, stop_when_stuck: bool = False) -> Episode:
@@ -53,14 +22,14 @@ def run_episode(env: gymnasium.Env, policy: Policy, seed: int, *, stop_when_stuc
 
     A policy that raises, or returns an action that is not two finite numbers, ends the episode as
     `invalid_action` with the reason. With `stop_when_stuck`, an episode without new progress for
-    events.STUCK_TIME ends as `stuck`.
+    STUCK_TIME ends as `stuck`.
     """
     obs, info = env.reset(seed=seed)
     names = [name for name, _ in env.unwrapped.SIGNALS]
     row = operator.itemgetter("x", "y", "heading", "speed", *names)  # what is kept of each step's info
     dt = 1.0 / env.unwrapped.config["policy_frequency"]
     observations, actions, rewards, rows = [obs], [], [], [row(info)]
-    watch = events.StuckWatch(dt)
+    watch = StuckWatch(dt)
     watch.update(info["progress"])
     termination, reason = None, ""
     while termination is None:
@@ -101,3 +70,20 @@ def _checked(policy: Policy, env: gymnasium.Env, obs: np.ndarray) -> tuple[np.nd
 def expert_policy(expert) -> Policy:
     return lambda env, obs: expert.act(env)
 
+
+class StuckWatch:
+    """Online: the car is stuck when its route completion has not beaten its best so far by `min_gain` for
+    `window` seconds. O(1) per step."""
+
+    def __init__(self, dt: float, window: float = STUCK_TIME, min_gain: float = STUCK_PROGRESS):
+        self.limit = int(round(window / dt))
+        self.min_gain = min_gain
+        self.best, self.since = -np.inf, 0
+
+    def update(self, progress: float) -> bool:
+        """Feed the step's progress; True once the car is stuck."""
+        if progress >= self.best + self.min_gain:
+            self.best, self.since = progress, 0
+        else:
+            self.since += 1
+        return self.since >= self.limit

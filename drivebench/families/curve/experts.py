@@ -3,12 +3,12 @@ car following, and (for styles with a short headway) overtaking. They read the s
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from drivebench.experts import controllers as ctl
-from drivebench.experts.styles import CurveStyle
 from drivebench.scenarios.roads import Centreline, lane_offsets
 
 PROFILE_STEP = 1.0  # [m]
@@ -16,6 +16,31 @@ COMMIT_TIME = 1.0  # [s] ahead that the lateral position decides which lane the 
 CAR_WIDTH = 2.0  # [m]
 CLEARANCE = 0.3  # kept between the car's side and its lane line when cutting an apex [m]
 
+
+
+@dataclass(frozen=True)
+class CurveStyle:
+    name: str
+    description: str
+    speed_factor: float
+    """cruise speed as a fraction of the speed limit [-]"""
+    lateral_acceleration: float
+    """largest lateral acceleration it accepts in a curve; sets its curve speed [m/s^2]"""
+    apex_cut: float
+    """share of the free room in its lane it uses to move toward the inside of a curve [-], 0 = lane centre"""
+    time_headway: float
+    """time gap it keeps to the vehicle ahead in its lane [s]"""
+    braking: float
+    """deceleration it plans with before curves and behind slower vehicles [m/s^2]"""
+
+
+CURVE_STYLES = {
+    "cautious": CurveStyle("cautious", "slow, keeps the lane centre, long headway", speed_factor=0.7,
+                           lateral_acceleration=1.5, apex_cut=0.0, time_headway=2.0, braking=1.5),
+    "sporty": CurveStyle("sporty", "at the limit, cuts the apex within its lane, short headway", speed_factor=1.0,
+                         lateral_acceleration=3.5, apex_cut=0.8, time_headway=1.0, braking=3.0),
+}
+"""Its driving styles as data: an expert is this family's control law plus one of these records."""
 
 def speed_profile(centreline: Centreline, cruise: float, lateral_acceleration: float, braking: float) -> np.ndarray:
     """Largest speed [m/s] at every PROFILE_STEP along the road (and 100 m past it) that respects the lateral

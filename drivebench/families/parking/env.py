@@ -1,0 +1,157 @@
+"""The parking family's env: a lot with an aisle and rows of bays (scenarios/roads.py's lot), parked cars and
+walls; stop inside the goal bay. Shared episode logic is scenarios/envs.py's ScenarioEnv."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from highway_env.road.lane import LineType, StraightLane
+from highway_env.road.road import Road, RoadNetwork
+from highway_env.vehicle.objects import Landmark
+
+from drivebench.scenarios import roads
+from drivebench.scenarios.envs import (CAR_LENGTH, CAR_WIDTH, COMMON_SIGNALS, OFFROAD_TOLERANCE, FeatureObservation,
+                                       ScenarioEnv, Termination)
+from drivebench.scenarios.fastsim import EgoVehicle, LaneNetwork, StaticObstacle
+
+
+RAY_COUNT, RAY_RANGE = 16, 20.0  # range sensor: rays around the car, maximum distance [m]
+ORIENTATION_CODE = {"nose-in": 1.0, "reverse-in": -1.0, "any": 0.0}
+
+
+class ParkingEgoObservation(FeatureObservation):
+    """The default parking observation: the pose in the goal bay's frame and in the lot, and a range sensor."""
+
+    FEATURES = (
+        ("goal_x", "car centre in the goal bay frame, along the bay axis (+ deeper into the bay) [m]"),
+        ("goal_y", "car centre in the goal bay frame, across the bay axis [m]"),
+        ("goal_cos", "cos of the car heading relative to the bay axis (1: facing into the bay)"),
+        ("goal_sin", "sin of the car heading relative to the bay axis"),
+        ("speed", "signed speed, negative when reversing [m/s]"),
+        ("lot_x", "car centre from the lot's west end, along the aisle [m]"),
+        ("lot_y", "car centre from the aisle centre line, + south [m]"),
+        ("lot_cos", "cos of the car heading (1: facing east along the aisle)"),
+        ("lot_sin", "sin of the car heading"),
+        ("orientation", "required orientation: 1 nose-in, -1 reverse-in, 0 either"),
+        *[(f"ray{i}", f"free distance at {360 * i / RAY_COUNT:.1f} deg from the car heading, to walls and parked "
+           f"cars, capped at {RAY_RANGE:.0f} m [m]") for i in range(RAY_COUNT)],
+    )
+
+    def observe(self) -> np.ndarray:
+        env = self.env
+        v, g = env.vehicle, env.goal_bay.rect
+        cg, sg = math.cos(g.heading), math.sin(g.heading)
+        dx, dy = v.position[0] - g.x, v.position[1] - g.y
+        rel = v.heading - g.heading
+        aisle_west = env.lot.aisle.x - env.lot.aisle.length / 2
+        angles = v.heading + np.arange(RAY_COUNT) * (2 * math.pi / RAY_COUNT)
+        rays = roads.ray_distances(v.position, angles, *env.ray_edges, RAY_RANGE)
+        return np.asarray([dx * cg + dy * sg, -dx * sg + dy * cg, math.cos(rel), math.sin(rel), v.speed,
+                           v.position[0] - aisle_west, v.position[1], math.cos(v.heading), math.sin(v.heading),
+                           ORIENTATION_CODE[env.scenario.goal.orientation], *rays], dtype=np.float32)
+
+
+class ParkingEnv(ScenarioEnv):
+    """A lot with an aisle and rows of bays, parked cars and walls; stop inside the goal bay."""
+
+    OBSERVATIONS = {"ego": ParkingEgoObservation}
+
+    SIGNALS = COMMON_SIGNALS + (
+        ("goal_distance", "car centre to the goal bay's centre [m]"),
+        ("in_goal_bay", "1 if every body corner is inside the goal bay (with the goal's tolerance)"),
+        ("other_bay", "1 if the body reaches into a bay other than the goal (driving across bays and lines)"),
+        ("occupied_bay", "1 if the car centre is in a bay with a parked car in it: driving through a forbidden "
+                         "area (a corner brushing its mouth while turning into a neighbour is not)"),
+    )
+
+    def build_geometry(self) -> None:
+        self.lot = roads.build_lot(self.scenario.lot)
+        self.goal_bay = self.lot.bay(self.scenario.goal.bay)
+
+    def render_config(self) -> dict:
+        size = max(self.lot.interior.length, 2 * self.lot.interior.width)
+        return {"screen_width": 800, "screen_height": 400, "scaling": 760 / size, "centering_position": [0.5, 0.5]}
+
+    def build_network(self) -> RoadNetwork:
+        """Lanes only draw the bay lines (and give highway-env a lane to attach the car to)."""
+        net = LaneNetwork()
+        c, n = LineType.CONTINUOUS, LineType.NONE
+        for bay in self.lot.bays:
+            r = bay.rect
+            ux, uy = math.cos(r.heading), math.sin(r.heading)
+            start = np.array(bay.entrance)
+            net.add_lane(f"{bay.id}:in", f"{bay.id}:back",
+                         StraightLane(start, start + r.length * np.array([ux, uy]), width=r.width, line_types=(c, c)))
+        a = self.lot.aisle
+        net.add_lane("aisle:w", "aisle:e", StraightLane([a.x - a.length / 2, a.y], [a.x + a.length / 2, a.y],
+                                                        width=a.width, line_types=(n, n)))
+        return net
+
+    def _draw_occupied_bays(self) -> list[str]:
+        """Fixed occupied bays plus `occupancy.count` more drawn from the free ones with the episode's rng.
+        Drawing consumes the episode's random numbers: call it once per reset (build_scene does)."""
+        occ = self.scenario.occupancy
+        fixed = list(dict.fromkeys(occ.occupied))
+        free = [b.id for b in self.lot.bays if b.id not in fixed and b.id != self.goal_bay.id]
+        drawn = self.np_random.choice(len(free), size=occ.count, replace=False) if occ.count else []
+        return fixed + [free[i] for i in sorted(drawn)]
+
+    def build_scene(self) -> None:
+        spec, rng = self.scenario, self.np_random
+        self.road = Road(network=self.build_network(), np_random=rng, record_history=False)
+        self.parked = []
+        self.occupied = occupied = self._draw_occupied_bays()
+        for bay_id in occupied:
+            r = self.lot.bay(bay_id).rect
+            self.parked.append(roads.Rect(r.x, r.y, CAR_LENGTH, CAR_WIDTH, r.heading))
+        for rect in [*self.parked, *self.lot.walls]:
+            obstacle = StaticObstacle(self.road, [rect.x, rect.y], rect.heading, rect.length, rect.width)
+            obstacle.is_parked_car = rect in self.parked
+            self.road.objects.append(obstacle)
+        self.other_bays = roads.rect_table([b.rect for b in self.lot.bays if b.id != self.goal_bay.id])
+        self.occupied_rects = roads.rect_table([self.lot.bay(b).rect for b in occupied])
+        self.ray_edges = roads.rect_edges([*self.parked, *self.lot.walls])
+        g = self.goal_bay.rect
+        self.road.objects.append(Landmark(self.road, [g.x, g.y], heading=g.heading))
+        st = spec.start
+        ego = EgoVehicle(self.road, [rng.uniform(*st.x), rng.uniform(*st.y)],
+                                             math.radians(rng.uniform(*st.heading_deg)), rng.uniform(*st.speed))
+        self.road.vehicles.append(ego)
+        self.vehicle = ego
+        self.set_progress_reference()
+
+    def set_progress_reference(self) -> None:
+        g = self.goal_bay.rect
+        self.start_distance = float(np.hypot(*(self.vehicle.position - [g.x, g.y])))
+
+    def heading_aligned(self, heading: float) -> bool:
+        """Does a car with this heading face the way the goal requires (within the tolerance)?"""
+        goal = self.scenario.goal
+        error = abs(roads.wrap_angle(heading - self.goal_bay.rect.heading))
+        tol = math.radians(goal.heading_tolerance_deg)
+        nose_in, nose_out = error <= tol, error >= math.pi - tol
+        return {"nose-in": nose_in, "reverse-in": nose_out, "any": nose_in or nose_out}[goal.orientation]
+
+    def measure(self) -> dict:
+        v, goal = self.vehicle, self.scenario.goal
+        body = roads.Rect(v.position[0], v.position[1], CAR_LENGTH, CAR_WIDTH, v.heading)
+        corners = body.corners()
+        in_bay = bool(self.goal_bay.rect.contains(corners, goal.position_tolerance).all())
+        parked = in_bay and self.heading_aligned(v.heading) and abs(v.speed) <= goal.stop_speed
+        interior = self.lot.interior
+        off_road = not bool(interior.contains(corners, OFFROAD_TOLERANCE).all())
+        termination = None
+        if v.crashed:
+            termination = Termination.CRASHED
+        elif parked:
+            termination = Termination.ARRIVED
+        elif not interior.contains(v.position, 5.0).all():
+            termination = Termination.OFF_ROAD
+        g = self.goal_bay.rect
+        distance = float(np.hypot(v.position[0] - g.x, v.position[1] - g.y))
+        progress = 1.0 if parked else min(max(1.0 - distance / max(self.start_distance, 1e-6), 0.0), 1.0)
+        body = np.vstack([corners, v.position])
+        return {"in_goal_bay": in_bay, "off_road": off_road, "collision": self.collision(),
+                "termination": termination, "progress": progress, "goal_distance": distance,
+                "other_bay": bool(roads.rects_touched(self.other_bays, body).any()),
+                "occupied_bay": bool(roads.rects_touched(self.occupied_rects, v.position[None]).any())}

@@ -1,0 +1,92 @@
+"""The parking family's scenario file: a lot with an aisle and rows of bays, parked cars, a goal bay, a start
+distribution in the aisle. Units are SI unless a field name says otherwise (`*_deg` are degrees)."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from drivebench.scenarios.spec import Range, ScenarioBase, SpecModel
+
+
+BAY_PATTERN = r"^[NS][0-9]+$"
+BayId = Annotated[str, Field(pattern=BAY_PATTERN, description="'N<i>' or 'S<i>': row and index from the west")]
+
+
+class LotLayout(SpecModel):
+    bays_per_row: int = Field(ge=1, le=40, description="bays in each row, numbered 0.. from the west")
+    rows: Literal[1, 2] = Field(default=2, description="1: a north row only; 2: north and south of the aisle")
+    bay_width: float = Field(default=3.5, ge=2.5, le=6.0, description="[m]")
+    bay_depth: float = Field(default=6.0, ge=5.5, le=10.0, description="[m]")
+    aisle_width: float = Field(default=12.0, ge=6.0, le=25.0, description="[m]")
+    margin: float = Field(
+        default=10.0, ge=4.0, le=50.0, description="open space at each end of the aisle, beyond the bays [m]"
+    )
+    walls: bool = Field(default=True, description="walls around the lot (a car that leaves it crashes)")
+
+
+class Occupancy(SpecModel):
+    occupied: list[BayId] = Field(default=[], description="bays that always hold a parked car")
+    count: int = Field(default=0, ge=0, description="further parked cars, in free bays drawn from the seed")
+
+
+class Goal(SpecModel):
+    bay: BayId
+    orientation: Literal["nose-in", "reverse-in", "any"] = Field(
+        default="nose-in", description="nose-in: the car faces into the bay; reverse-in: it faces the aisle"
+    )
+    position_tolerance: float = Field(
+        default=0.25, ge=0.0, le=2.0, description="how far a body corner may stick out of the bay [m]"
+    )
+    heading_tolerance_deg: float = Field(default=10.0, gt=0, le=45, description="[deg]")
+    stop_speed: float = Field(default=0.3, gt=0, le=2, description="the car counts as stopped below this [m/s]")
+
+
+class ParkingStart(SpecModel):
+    x: Range = Field(default=(3.0, 6.0), description="from the lot's west end along the aisle [m]")
+    y: Range = Field(default=(-1.0, 1.0), description="from the aisle centre line, + to the south [m]")
+    heading_deg: Range = Field(default=(-10.0, 10.0), description="0 faces east along the aisle [deg]")
+    speed: Range = Field(default=(0.0, 2.0), description="[m/s]")
+
+
+class ParkingScenario(ScenarioBase):
+    """A lot with one aisle and rows of bays; success is stopping inside the goal bay, facing the right way."""
+
+    family: Literal["parking"]
+    horizon: int = Field(default=250, ge=10, le=5000, description="episode length limit [steps]")
+    lot: LotLayout
+    occupancy: Occupancy = Occupancy()
+    goal: Goal
+    start: ParkingStart = ParkingStart()
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Checks that span several fields (pydantic validated each field alone)."""
+        spec, problems = self, []
+        lot, occ = spec.lot, spec.occupancy
+        bays = valid_bays(lot)
+        for i, bay in enumerate(occ.occupied):
+            if bay not in bays:
+                problems.append((f"occupancy.occupied[{i}]", f"no bay {bay!r}: {_bay_range(lot)}"))
+        if spec.goal.bay not in bays:
+            problems.append(("goal.bay", f"no bay {spec.goal.bay!r}: {_bay_range(lot)}"))
+        if spec.goal.bay in occ.occupied:
+            problems.append(("goal.bay", "the goal bay is listed in occupancy.occupied"))
+        free = len(bays) - len(set(occ.occupied)) - 1
+        if occ.count > free:
+            problems.append(("occupancy.count", f"only {free} free bays besides the goal"))
+        length = 2 * lot.margin + lot.bays_per_row * lot.bay_width
+        if not (1.0 <= spec.start.x[0] and spec.start.x[1] <= length - 1.0):
+            problems.append(("start.x", f"must lie in the lot: within [1, {length - 1:.1f}] m"))
+        if max(abs(spec.start.y[0]), abs(spec.start.y[1])) > lot.aisle_width / 2 - 1.2:
+            problems.append(("start.y", f"must keep the car in the aisle: within +-{lot.aisle_width / 2 - 1.2:.1f} m"))
+        return problems
+
+
+def valid_bays(lot: LotLayout) -> list[str]:
+    rows = "NS"[: lot.rows]
+    return [f"{row}{i}" for row in rows for i in range(lot.bays_per_row)]
+
+
+def _bay_range(lot: LotLayout) -> str:
+    rows = " and ".join(f"{r}0..{r}{lot.bays_per_row - 1}" for r in "NS"[: lot.rows])
+    return f"this lot has bays {rows}"

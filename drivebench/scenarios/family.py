@@ -1,0 +1,104 @@
+"""What a scenario family is: the one record through which every stage asks a family for what it owns.
+
+A family is a plugin, one folder `drivebench/families/<name>/` that builds a `Family` and registers it
+(`drivebench/families/__init__.py` imports each: that is the one registration line). The stages below the
+families (spec parsing, the registry, experts, recording, agents, the harness, the report) import this module,
+never a family: they look the family up by the `family` field of a scenario file and call what it provides.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from drivebench.errors import UnknownIdError
+
+
+@dataclass(frozen=True)
+class Infractions:
+    """A family's per-episode rule breaking, from the episode's signals (eval/metrics.py scores it). Rules a family
+    does not have stay at their zero value."""
+
+    lane_departures: int = 0
+    """times the body crossed a lane line without completing a lane change"""
+    wrong_way: np.ndarray | None = None
+    """(T + 1,) bool: driving against the road's direction (held long enough to count)"""
+    speeding: np.ndarray | None = None
+    """(T + 1,) bool: above the speed limit"""
+    occupied_bay_time: float = 0.0
+    """time with the car centre in a bay holding a parked car [s]"""
+    other_bay_time: float = 0.0
+    """time with the body in a bay other than the goal [s]"""
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    """the `family` field of its scenario files"""
+    spec_model: type
+    """its scenario file's model: a scenarios.spec.ScenarioBase subclass with `family: Literal[name]`"""
+    env_class: type
+    """its env: a scenarios.envs.ScenarioEnv subclass taking (spec, render_mode, config)"""
+    experts: tuple
+    """its experts (`id`, `style`, `supports(spec)`, `act(env)`); per scenario, the first that supports it is the one
+    the agents learn from"""
+    infractions: Callable[[Mapping[str, np.ndarray], np.ndarray, Any, float], Infractions]
+    """(signals, poses, spec, dt) -> Infractions"""
+    shift_rewrites: Mapping[str, Callable[..., dict]] = field(default_factory=dict)
+    """spec-rewriting shifts it supports: name -> rewrite(spec, **level params) -> spec data"""
+    env_shifts: tuple[str, ...] = ("start_offset", "bump", "obs_noise")
+    """env-wrapping shifts (eval/shifts.py) that apply to it"""
+    describe: Callable[[Any], str] = lambda spec: ""
+    """one line on the scenario's geometry for `drivebench scenarios show`"""
+    cost_kind: Callable[[Any], str] = lambda spec: "other"
+    """what sets a scenario's cost per step (pipeline's time estimates): e.g. curve, traffic, parking"""
+    bounds: Callable[[Any], tuple[float, float, float, float]] | None = None
+    """(xmin, xmax, ymin, ymax) of the road or lot [m], for maps"""
+    draw: Callable[[Any, Any], None] | None = None
+    """draw(ax, spec): the scenario's map under trajectories (matplotlib Axes)"""
+    gif_crop: float = 1.0
+    """share of the map a report GIF shows around the car (1: all of it)"""
+    style: Any = None
+    """its style-experiment hooks (styles/ asks them; None: no style experiment for this family)"""
+
+    @property
+    def observation_features(self) -> tuple[tuple[str, str], ...]:
+        """(name, doc) of the default observation's features."""
+        return self.env_class.observation_class().FEATURES
+
+
+_FAMILIES: dict[str, Family] = {}
+
+
+def register(family: Family) -> Family:
+    """Add a family (idempotent for the same record; a second, different family of that name is an error)."""
+    known = _FAMILIES.get(family.name)
+    if known is not None and known is not family:
+        raise ValueError(f"scenario family {family.name!r} is registered twice")
+    _FAMILIES[family.name] = family
+    return family
+
+
+def get(name: str) -> Family:
+    if name not in _FAMILIES:
+        raise UnknownIdError("scenario family", name, list(_FAMILIES))
+    return _FAMILIES[name]
+
+
+def of(spec) -> Family:
+    """The family a spec belongs to."""
+    return get(spec.family)
+
+
+def names() -> list[str]:
+    return list(_FAMILIES)
+
+
+def names_text() -> str:
+    return ", ".join(repr(n) for n in _FAMILIES)
+
+
+def all_families() -> list[Family]:
+    return list(_FAMILIES.values())
