@@ -26,7 +26,7 @@ import numpy as np
 from drivebench import leaderboard
 from drivebench.agents import checkpoints
 from drivebench.agents.base import TrainProgress
-from drivebench.agents.train import train
+from drivebench.agents.train import train, train_key
 from drivebench.eval.harness import Request, evaluate_many
 from drivebench.eval.shifts import NONE
 
@@ -56,7 +56,9 @@ def train_with_snapshots(algo: str, scenario: str, rounds: set[int], out: Path, 
     folders = {result.usage.env_steps // per_round: result.out}
     for k, weights in sorted(kept.items()):
         policy.load_state_dict(weights)
-        config = {**result.config, "hyperparameters": {**hp, "env_steps": k * per_round}}
+        short = {**(overrides or {}), "env_steps": k * per_round}  # the k-round run this snapshot equals
+        config = {**result.config, "hyperparameters": {**hp, "env_steps": k * per_round},
+                  "train_key": train_key(algo, scenario, preset=preset, overrides=short)}
         folders[k] = checkpoints.save(out / f"{algo}-{scenario}-round{k}", policy=policy, config=config)
     return folders, per_round
 

@@ -62,7 +62,7 @@ def cmd_submit(args) -> int:
                      address=args.address)
         rows = leaderboard.compute(db)
     print(leaderboard.as_text(rows))
-    status(f"{args.name} is ranked {row.rank} of {len(rows)}"
+    status(f"{args.name} ({row.runs} training run{'s' if row.runs > 1 else ''}) is ranked {row.rank} of {len(rows)}"
            + (f"; {row.invalid_rate:.0%} of its episodes were invalid" if row.invalid_rate else ""))
     return 0
 
@@ -150,6 +150,7 @@ def cmd_scenarios_list(args) -> int:
 
 
 def cmd_scenarios_show(args) -> int:
+    from drivebench.experts.registry import all_experts
     from drivebench.scenarios import family as families
     from drivebench.scenarios import registry
     from drivebench.scenarios.spec import field_docs
@@ -161,7 +162,7 @@ def cmd_scenarios_show(args) -> int:
     family = families.of(spec)
     print(f"\n{family.describe(spec)}")
     print("\nexperts:")
-    for ex in [e for f in families.all_families() for e in f.experts]:
+    for ex in all_experts().values():
         reason = ex.supports(spec)
         print(f"  {ex.id:18s} {'drives it' if reason is None else 'no: ' + reason}")
     print("\nobservation:")
@@ -192,13 +193,13 @@ def cmd_scenarios_validate(args) -> int:
 def cmd_experts_list(args) -> int:
     import dataclasses
 
-    from drivebench.experts.registry import EXPERTS
+    from drivebench.experts.registry import all_experts
     from drivebench.scenarios import registry
 
     rows = [{"id": ex.id, "family": ex.family, "description": ex.style.description,
              "style": dataclasses.asdict(ex.style),
              "scenarios": [e.name for e in registry.entries() if ex.supports(e.spec) is None]}
-            for ex in EXPERTS.values()]
+            for ex in all_experts().values()]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
@@ -236,8 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scenarios", default=None, help="comma-separated: only these of the official suite")
     run.add_argument("--agents", default=None, help="comma-separated: only these (expert, random, bc, dagger, ...)")
     run.add_argument("--episodes", type=positive_int, default=None,
-                     help="evaluation seeds per scenario and condition (default: the suite's 50; 10 with "
-                          "--preset quick)")
+                     help="evaluation seeds per scenario and condition (default: the suite's 50; 6 with "
+                          "--preset quick, which also trains only the first 2 training seeds)")
     run.add_argument("--name", default=None, help="the report folder's name under reports/ (default: the preset)")
     run.add_argument("--report", type=Path, default=None, help="the report folder (default: reports/<name>)")
     add_execution_options(run)
@@ -254,8 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sm = sub.add_parser("submit", help="score an outside policy on the official suite and add it to the leaderboard")
     sm.add_argument("--name", required=True, help="its name on the leaderboard (resubmitting replaces it)")
-    sm.add_argument("--policy", required=True,
-                    help="an SB3 model .zip, a drivebench agent folder, module:callable or path/file.py:callable")
+    sm.add_argument("--policy", required=True, action="append",
+                    help="an SB3 model .zip, a drivebench agent folder, module:callable or path/file.py:callable; "
+                         "repeat it to bring one policy per training run (seed), scored over the runs")
     add_execution_options(sm)
     sm.set_defaults(func=cmd_submit)
 

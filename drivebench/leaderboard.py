@@ -1,18 +1,27 @@
 """The leaderboard: every entry (a baseline, a trained algorithm, a submission) scored on the official suite.
 
-An entry is a name plus, for each official scenario, the agent that drives it (`ResultsDB.set_entry`): `bc`
-is a different checkpoint on each scenario, `random` the same policy everywhere. Rows are computed from the
-episodes the results database holds for those agents on the official scenarios, conditions and seeds
-(suite.toml), so the leaderboard is never out of step with the results, and an entry whose episodes are not
-all there is shown as incomplete, ranked below the complete ones.
+An entry is a name plus, for each official scenario, the agents that drive it, one per training run
+(`ResultsDB.set_entry`): `bc` is a different checkpoint on each scenario and for each of the suite's training
+seeds, `random` the same policy everywhere in its one run. Rows are computed from the episodes the results
+database holds for those agents on the official scenarios, conditions and seeds (suite.toml), so the
+leaderboard is never out of step with the results, and an entry whose episodes are not all there is shown as
+incomplete, ranked below the complete ones.
 
-Scores (0-100; the driving score is route completion x infraction penalties, eval/score.py):
-- driving_score: mean over scenarios (each weighted equally) of the mean in-distribution driving score, with
-  a 95% stratified bootstrap interval (episodes resampled within scenarios; rliable's method).
-- iqm_driving_score: the interquartile mean of the same (episodes x scenarios) matrix.
-- success / crash / off-road / lane-departure rates: share of in-distribution episodes, Wilson intervals.
-- offdist_driving_score: the same mean over the suite's shifted conditions (`offdist`), every scenario and
-  condition weighted equally.
+Each (entry, scenario, run) gives one in-distribution driving score and success rate: the means over the
+official seeds. They form a (runs x scenarios) matrix, scored with rliable's aggregates and stratified bootstrap
+(eval/stats.py: runs resampled within scenarios, 95% percentile intervals, a fixed seed):
+- driving_score: the mean over scenarios (each weighted equally) of the mean over runs; per_run_driving_score is
+  each run's own mean over scenarios.
+- iqm_driving_score: rliable's IQM of the (runs x scenarios) matrix.
+- success_rate: the same mean of the per-run success rates (with one run: the share of episodes, Wilson).
+- crash / off-road / lane-departure / invalid rates: shares of all in-distribution episodes of every run.
+- offdist_driving_score: the same mean over the suite's shifted conditions (`offdist`), every (scenario,
+  condition) weighted equally.
+- probability_of_improvement: rliable's P(a run of this entry beats a run of the next entry down), averaged over
+  the scenarios both have; None for the last row.
+An entry of one run (the deterministic baselines, a one-policy submission) has no run variance to show: its
+intervals resample its episodes within scenarios instead (`stats.stratified_ci(over="episodes")`), and its row
+says runs=1.
 """
 from __future__ import annotations
 
@@ -56,6 +65,8 @@ class Suite:
     """seeds per scenario under each robustness condition: the first of the official seeds"""
     baselines: tuple[str, ...]
     algorithms: tuple[str, ...]
+    train_seeds: tuple[int, ...] = (0,)
+    """`drivebench run` trains every (algorithm, scenario) once per seed: the entries' training runs"""
 
     @property
     def seeds(self) -> list[int]:
@@ -72,6 +83,16 @@ class Suite:
         """Every condition an entry is evaluated under: in distribution, off-distribution, robustness."""
         return (NONE, *self.offdist, *self.robustness)
 
+    def conditions_of_run(self, run: int) -> tuple[Shift, ...]:
+        """The conditions a training run is evaluated under: every one for the first run (index 0); the scored ones
+        (in distribution and off-distribution) for the others. The robustness conditions only draw the report's
+        curves, which show each entry's first run."""
+        return self.conditions if run == 0 else (NONE, *self.offdist)
+
+    def episodes_per_scenario_of(self, runs: int) -> int:
+        """The episodes on one scenario of an entry with `runs` training runs, over the conditions of each run."""
+        return sum(len(self.seeds_for(shift)) for run in range(runs) for shift in self.conditions_of_run(run))
+
     @property
     def episodes_per_scenario(self) -> int:
         """An entry's episodes on one scenario, over every condition."""
@@ -84,8 +105,10 @@ class Suite:
         return (f"{self.episodes} seeds ({self.robustness_episodes} under the robustness conditions "
                 f"{', '.join(map(str, self.robustness))})")
 
-    def narrowed(self, scenarios: list[str] | None = None, episodes: int | None = None) -> Suite:
-        """The suite on some of its scenarios (e.g. `drivebench run --scenarios`), or fewer seeds."""
+    def narrowed(self, scenarios: list[str] | None = None, episodes: int | None = None,
+                 train_runs: int | None = None) -> Suite:
+        """The suite on some of its scenarios (e.g. `drivebench run --scenarios`), fewer seeds, or its first
+        `train_runs` training seeds."""
         unknown = sorted(set(scenarios or []) - set(self.scenarios))
         if unknown:
             raise DrivebenchError(f"not in the official suite: {', '.join(unknown)}; "
@@ -93,7 +116,8 @@ class Suite:
         episodes = episodes or self.episodes
         return dataclasses.replace(self, scenarios=tuple(s for s in self.scenarios if s in scenarios)
                                    if scenarios else self.scenarios, episodes=episodes,
-                                   robustness_episodes=min(self.robustness_episodes, episodes))
+                                   robustness_episodes=min(self.robustness_episodes, episodes),
+                                   train_seeds=self.train_seeds[:train_runs] if train_runs else self.train_seeds)
 
 
 @lru_cache(maxsize=1)
@@ -103,7 +127,8 @@ def official_suite() -> Suite:
                  offdist=tuple(parse_shift(s) for s in data["offdist"]),
                  robustness=tuple(parse_shift(s) for s in data["robustness"]),
                  robustness_episodes=data["robustness_episodes"],
-                 baselines=tuple(data["baselines"]), algorithms=tuple(data["algorithms"]))
+                 baselines=tuple(data["baselines"]), algorithms=tuple(data["algorithms"]),
+                 train_seeds=tuple(data["train_seeds"]))
 
 
 @dataclass(frozen=True)
@@ -117,14 +142,20 @@ class Row:
     kind: str
     """baseline, trained or submission"""
     complete: bool
-    """every official scenario, condition and seed is evaluated"""
+    """every official scenario, condition and seed is evaluated for every run, with as many runs on each
+    scenario"""
+    runs: int
+    """training runs behind the figures (1: a baseline or a one-policy submission; intervals over episodes)"""
     scenarios: int
-    """official scenarios with every in-distribution episode evaluated"""
+    """official scenarios with every in-distribution episode of every run evaluated"""
     episodes: int
-    """in-distribution episodes scored"""
+    """in-distribution episodes scored, over all runs"""
     driving_score: float
     driving_score_ci: tuple[float, float]
+    per_run_driving_score: tuple[float, ...]
+    """each run's driving score (its mean over the scenarios)"""
     iqm_driving_score: float
+    iqm_driving_score_ci: tuple[float, float]
     success_rate: float
     success_rate_ci: tuple[float, float]
     crash_rate: float
@@ -135,8 +166,13 @@ class Row:
     """NaN when no shifted condition is complete"""
     offdist_driving_score_ci: tuple[float, float]
     offdist_success_rate: float
+    probability_of_improvement: float | None
+    """rliable's probability that a run of this entry beats a run of the next row's on a scenario they share,
+    averaged over those scenarios; None for the last row (or when they share no scenario)"""
+    probability_of_improvement_ci: tuple[float, float] | None
     per_scenario: dict
-    """{scenario: {"driving_score", "success_rate", "offdist_driving_score"}} (NaN where not evaluated)"""
+    """{scenario: {"driving_score", "success_rate", "offdist_driving_score" (means over runs; NaN where not
+    evaluated), "runs", "per_run": {"driving_score": [...], "success_rate": [...]}}}"""
 
 
 def scenario_hash(scenario: str, shift: Shift) -> str:
@@ -156,58 +192,115 @@ def entry_records(db: ResultsDB, suite: Suite, agent_hash: str, scenario: str,
 
 
 def compute(db: ResultsDB, suite: Suite | None = None) -> list[Row]:
-    """The leaderboard rows of every entry in the database, ranked."""
+    """The leaderboard rows of every entry in the database, ranked, each with its probability of improving on
+    the next one down."""
     suite = suite or official_suite()
     rows = [_row(db, suite, name, entry) for name, entry in db.entries().items()]
     rows = [r for r in rows if r is not None]
     rows.sort(key=lambda r: (not r.complete, -r.driving_score if r.scenarios else np.inf, r.agent))
-    return [dataclasses.replace(r, rank=i + 1) for i, r in enumerate(rows)]
+    out = []
+    for i, row in enumerate(rows):
+        improvement = improvement_over(row, rows[i + 1]) if i + 1 < len(rows) else None
+        out.append(dataclasses.replace(
+            row, rank=i + 1, probability_of_improvement=improvement.value if improvement else None,
+            probability_of_improvement_ci=(improvement.low, improvement.high) if improvement else None))
+    return out
+
+
+def improvement_over(a: Row, b: Row) -> stats.Estimate | None:
+    """rliable's probability of improvement of entry `a` over `b` from their per-run driving scores on the
+    scenarios both have (None if they share none)."""
+    shared = [s for s in a.per_scenario if s in b.per_scenario]
+    if not shared:
+        return None
+
+    def matrix(row: Row) -> np.ndarray:  # (runs x shared scenarios)
+        return np.array([row.per_scenario[s]["per_run"]["driving_score"] for s in shared]).T
+    return stats.probability_of_improvement(matrix(a), matrix(b))
 
 
 def _row(db: ResultsDB, suite: Suite, name: str, entry: dict) -> Row | None:
-    indist: dict[str, list[EpisodeRecord]] = {}
-    shifted: dict[tuple[str, Shift], list[EpisodeRecord]] = {}
+    # indist[scenario][run], shifted[scenario, shift][run]: the official episodes, kept only where every run has
+    # them all
+    indist: dict[str, list[list[EpisodeRecord]]] = {}
+    shifted: dict[tuple[str, Shift], list[list[EpisodeRecord]]] = {}
     for scenario in suite.scenarios:
-        if scenario not in entry["agents"]:
+        agents = entry["agents"].get(scenario)
+        if not agents:
             continue
-        _, agent_hash = entry["agents"][scenario]
-        if (records := entry_records(db, suite, agent_hash, scenario, NONE)) is not None:
-            indist[scenario] = records
+        if (found := _runs_records(db, suite, agents, scenario, NONE)) is not None:
+            indist[scenario] = found
         for shift in suite.offdist:
-            if (records := entry_records(db, suite, agent_hash, scenario, shift)) is not None:
-                shifted[scenario, shift] = records
+            if (found := _runs_records(db, suite, agents, scenario, shift)) is not None:
+                shifted[scenario, shift] = found
     if not indist:
         return None
-    episodes = [r for records in indist.values() for r in records]
-    scores = _score_matrix(indist.values())
-    score = stats.mean_ci(scores)
-    success = stats.rate_ci([RATES["success_rate"](r.metrics) for r in episodes])
+    runs = min(len(found) for found in indist.values())  # a matrix needs as many runs on every scenario
+    even = all(len(entry["agents"][s]) == runs for s in entry["agents"] if s in suite.scenarios)
+    indist = {s: found[:runs] for s, found in indist.items()}
+    shifted = {key: found[:runs] for key, found in shifted.items() if len(found) >= runs}
+    complete = (even and len(indist) == len(suite.scenarios)
+                and len(shifted) == len(suite.scenarios) * len(suite.offdist))
+
+    def means(groups: list[list[list[EpisodeRecord]]], value) -> np.ndarray:
+        """(runs x groups) of the mean of `value` over each run's episodes of each group."""
+        return np.array([[np.mean([value(r) for r in found[run]]) for found in groups] for run in range(runs)])
+
+    def score(r: EpisodeRecord) -> float:
+        return r.metrics.driving_score
+
+    success_of = RATES["success_rate"]
+    scores = means(list(indist.values()), score)  # (runs x scenarios)
+    successes = means(list(indist.values()), lambda r: float(success_of(r.metrics)))
+    if runs == 1:  # no run variance: the intervals resample episodes within scenarios
+        matrix = _score_matrix([found[0] for found in indist.values()])
+        driving = stats.stratified_ci(matrix, "mean", over="episodes")
+        iqm = stats.stratified_ci(matrix, "iqm", over="episodes")
+        success = stats.rate_ci([success_of(r.metrics) for found in indist.values() for r in found[0]])
+        offdist = (stats.stratified_ci(_score_matrix([found[0] for found in shifted.values()]), "mean",
+                                       over="episodes") if shifted else None)
+    else:
+        driving, iqm = stats.stratified_ci(scores, "mean"), stats.stratified_ci(scores, "iqm")
+        success = stats.stratified_ci(successes, "mean")
+        offdist = stats.stratified_ci(means(list(shifted.values()), score), "mean") if shifted else None
+
+    episodes = [r for found in indist.values() for records in found for r in records]
+    off_episodes = [r for found in shifted.values() for records in found for r in records]
     nan = (float("nan"), float("nan"))
-    offdist = stats.mean_ci(_score_matrix(shifted.values())) if shifted else None
-    complete = len(indist) == len(suite.scenarios) and len(shifted) == len(suite.scenarios) * len(suite.offdist)
 
     def rate(name: str, records: list[EpisodeRecord]) -> float:
-        return float(np.mean([RATES[name](r.metrics) for r in records]))
+        return float(np.mean([RATES[name](r.metrics) for r in records])) if records else float("nan")
 
     per_scenario = {}
-    for scenario, records in indist.items():
-        off = [r for shift in suite.offdist for r in shifted.get((scenario, shift), [])]
+    for column, scenario in enumerate(indist):
+        off = [r for shift in suite.offdist for records in shifted.get((scenario, shift), []) for r in records]
         per_scenario[scenario] = {
-            "driving_score": float(np.mean([r.metrics.driving_score for r in records])),
-            "success_rate": rate("success_rate", records),
-            "offdist_driving_score": float(np.mean([r.metrics.driving_score for r in off])) if off else float("nan")}
+            "driving_score": float(scores[:, column].mean()),
+            "success_rate": float(successes[:, column].mean()),
+            "offdist_driving_score": float(np.mean([r.metrics.driving_score for r in off])) if off else float("nan"),
+            "runs": runs,
+            "per_run": {"driving_score": [float(v) for v in scores[:, column]],
+                        "success_rate": [float(v) for v in successes[:, column]]}}
     return Row(
-        rank=0, agent=name, kind=entry["kind"], complete=complete, scenarios=len(indist), episodes=len(episodes),
-        driving_score=score.value, driving_score_ci=(score.low, score.high),
-        iqm_driving_score=stats.iqm(scores),
+        rank=0, agent=name, kind=entry["kind"], complete=complete, runs=runs, scenarios=len(indist),
+        episodes=len(episodes), driving_score=driving.value, driving_score_ci=(driving.low, driving.high),
+        per_run_driving_score=tuple(float(v) for v in scores.mean(axis=1)),
+        iqm_driving_score=iqm.value, iqm_driving_score_ci=(iqm.low, iqm.high),
         success_rate=success.value, success_rate_ci=(success.low, success.high),
         crash_rate=rate("crash_rate", episodes), offroad_rate=rate("offroad_rate", episodes),
         lane_departure_rate=rate("lane_departure_rate", episodes), invalid_rate=rate("invalid_rate", episodes),
         offdist_driving_score=offdist.value if offdist else float("nan"),
         offdist_driving_score_ci=(offdist.low, offdist.high) if offdist else nan,
-        offdist_success_rate=rate("success_rate", [r for rs in shifted.values() for r in rs]) if shifted
-        else float("nan"),
+        offdist_success_rate=rate("success_rate", off_episodes),
+        probability_of_improvement=None, probability_of_improvement_ci=None,
         per_scenario=per_scenario)
+
+
+def _runs_records(db: ResultsDB, suite: Suite, agents: list[tuple[str, str]], scenario: str,
+                  shift: Shift) -> list[list[EpisodeRecord]] | None:
+    """The official episodes of every run's agent on the scenario and condition, or None if any is missing."""
+    found = [entry_records(db, suite, agent_hash, scenario, shift) for _, agent_hash in agents]
+    return None if any(records is None for records in found) else found
 
 
 def _score_matrix(groups) -> np.ndarray:
@@ -230,8 +323,13 @@ def as_dicts(rows: list[Row]) -> list[dict]:
     return [clean(dataclasses.asdict(r)) for r in rows]
 
 
+ONE_RUN_NOTE = "* one run (a baseline or a one-policy submission): its intervals are over episodes, not training runs"
+"""The footnote of a table with a one-run entry, whose runs cell reads `1*`."""
+
+
 def table(rows: list[Row]) -> pd.DataFrame:
-    """The leaderboard as people read it: percentages and scores with their intervals."""
+    """The leaderboard as people read it: percentages and scores with their intervals, the training runs behind
+    them (`1*`: one run, intervals over episodes) and the probability of improving on the next row."""
     def score(value: float, ci: tuple[float, float]) -> str:
         return "-" if np.isnan(value) else f"{value:5.1f} [{ci[0]:5.1f}, {ci[1]:5.1f}]"
 
@@ -240,33 +338,46 @@ def table(rows: list[Row]) -> pd.DataFrame:
 
     return pd.DataFrame([{
         "rank": r.rank, "agent": r.agent + ("" if r.complete else " (incomplete)"), "kind": r.kind,
+        "runs": f"{r.runs}" if r.runs > 1 else "1*",
         "driving score": score(r.driving_score, r.driving_score_ci), "IQM": f"{r.iqm_driving_score:5.1f}",
         "success %": pct(r.success_rate), "crash %": pct(r.crash_rate), "off-road %": pct(r.offroad_rate),
         "lane dep. %": pct(r.lane_departure_rate),
         "off-dist. score": score(r.offdist_driving_score, r.offdist_driving_score_ci),
+        "P(improve)": "-" if r.probability_of_improvement is None else f"{r.probability_of_improvement:.2f}",
         "scenarios": r.scenarios} for r in rows],
-        columns=["rank", "agent", "kind", "driving score", "IQM", "success %", "crash %", "off-road %",
-                 "lane dep. %", "off-dist. score", "scenarios"])
+        columns=["rank", "agent", "kind", "runs", "driving score", "IQM", "success %", "crash %", "off-road %",
+                 "lane dep. %", "off-dist. score", "P(improve)", "scenarios"])
+
+
+def _notes(rows: list[Row]) -> list[str]:
+    return [ONE_RUN_NOTE] if any(r.runs == 1 for r in rows) else []
 
 
 def as_text(rows: list[Row]) -> str:
-    return table(rows).to_string(index=False) if rows else "(the leaderboard is empty: run `drivebench run`)"
+    if not rows:
+        return "(the leaderboard is empty: run `drivebench run`)"
+    return "\n".join([table(rows).to_string(index=False), *_notes(rows)])
 
 
 def as_markdown(rows: list[Row], suite: Suite | None = None) -> str:
     suite = suite or official_suite()
     frame = table(rows)
     lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(str(v).strip() for v in values) + " |" for values in frame.itertuples(index=False)]
-    return (f"Official suite v{suite.version}: {len(suite.scenarios)} scenarios x {suite.episodes} seeds; "
-            f"off-distribution: {', '.join(map(str, suite.offdist))}. Scores 0-100 with 95% intervals.\n\n"
-            + "\n".join(lines) + "\n")
+    lines += ["| " + " | ".join(str(v).strip().replace("*", "\\*") for v in values) + " |"
+              for values in frame.itertuples(index=False)]
+    notes = "".join("\n" + note.replace("*", "\\*", 1) + "\n" for note in _notes(rows))
+    return (f"Official suite v{suite.version}: {len(suite.scenarios)} scenarios x {suite.episodes} seeds, "
+            f"{len(suite.train_seeds)} training runs per algorithm; off-distribution: "
+            f"{', '.join(map(str, suite.offdist))}. Scores 0-100 with 95% stratified bootstrap intervals over "
+            f"runs and scenarios; P(improve): the probability that a run of the entry beats one of the next entry "
+            f"down on a scenario.\n\n" + "\n".join(lines) + "\n" + notes)
 
 
 def as_html(rows: list[Row]) -> str:
-    """A <table> element (no page around it), one <tr> per entry in <tbody>."""
+    """A <table> element (no page around it), one <tr> per entry in <tbody>; a one-run footnote as its caption."""
     frame = table(rows)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v).strip())}</td>" for v in values) + "</tr>"
                    for values in frame.itertuples(index=False))
-    return f'<table class="leaderboard"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    caption = "".join(f'<caption style="caption-side: bottom">{html.escape(n)}</caption>' for n in _notes(rows))
+    return f'<table class="leaderboard">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

@@ -3,6 +3,8 @@
 Every stage is keyed by content, so running again redoes only what changed:
 - demos are re-recorded only when missing or made by another scenario spec, expert style or code (the env's,
   the expert's, the rollout's: data/record.py);
+- every (algorithm, scenario) is trained once per training seed of the suite (suite.toml `train_seeds`; a smoke
+  run: the first SMOKE_TRAIN_RUNS), and the algorithm's entry holds one agent per (scenario, run);
 - a training run's checkpoint lives in `runs/agents/<preset>/<scenario>/<algo>-<key>`, where the key
   (agents/train.train_key) covers everything the result depends on (algorithm, resolved hyperparameters,
   scenario spec, demo data, seed and the code key of the training closure: the agents' code, the env, the
@@ -19,6 +21,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,23 +41,18 @@ from drivebench.results.db import ResultsDB
 from drivebench.scenarios import family as families
 from drivebench.scenarios import registry
 
-TRAIN_SEED = 0
-"""The leaderboard's agents are trained with this seed (data_efficiency.py and agent_quality.py vary it)."""
-
-TRAIN_SECONDS = {
-    ("bc", "curve"): 17, ("bc", "traffic"): 15, ("bc", "parking"): 28,
-    ("dagger", "curve"): 40, ("dagger", "traffic"): 40, ("dagger", "parking"): 50,
-    ("gail", "curve"): 46, ("gail", "traffic"): 77, ("gail", "parking"): 64,
-    ("airl", "curve"): 43, ("airl", "traffic"): 82, ("airl", "parking"): 52,
-}
-"""Standard-preset training time of one run, two at a time on this project's 2-core machine [s] (BENCHMARKS.md,
-session 7's run), by scenario kind (curves with traffic apart: their IDM cars make each step 10x dearer). Used
-for the time-left estimate and to start the longest runs first. Other presets are assumed to take QUICK_SECONDS."""
 QUICK_SECONDS = 3
+"""Training time assumed for a run of a preset other than standard [s]; the standard one's is the scenario's family's
+(scenarios/family.Costs)."""
 
-SMOKE_EPISODES = 10
+SMOKE_EPISODES = 6
 """Evaluation seeds per scenario and condition of a run with a preset other than standard (a smoke run): its
-entries are scored on the first 10 official seeds, so `drivebench leaderboard` lists them as incomplete."""
+entries are scored on the first 6 official seeds, so `drivebench leaderboard` lists them as incomplete. With
+SMOKE_TRAIN_RUNS runs per algorithm it evaluates as many episodes as 10 seeds of one run did (2,100)."""
+
+SMOKE_TRAIN_RUNS = 2
+"""Training runs per (algorithm, scenario) of a smoke run: the suite's first 2 training seeds, the fewest that
+exercise the runs axis (intervals over runs, P(improve)), so the quick run stays near its 3 minutes."""
 
 
 @dataclass(frozen=True)
@@ -62,13 +60,16 @@ class TrainJob:
     algo: str
     scenario: str
     preset: str
+    seed: int
+    """the training seed: one of the suite's `train_seeds`"""
     out: Path
     """the checkpoint folder: exists once trained"""
 
     @property
     def estimate(self) -> float:
         spec = registry.get(self.scenario).spec
-        return TRAIN_SECONDS.get((self.algo, _kind(spec)), 60) if self.preset == "standard" else QUICK_SECONDS
+        return families.of(spec).costs(spec).train_seconds.get(self.algo, 60) if self.preset == "standard" \
+            else QUICK_SECONDS
 
 
 @dataclass(frozen=True)
@@ -88,15 +89,16 @@ def entry_name(algo: str, preset: str) -> str:
     return algo if preset == "standard" else f"{algo}-{preset}"
 
 
-def train_key(algo: str, scenario: str, preset: str, seed: int = TRAIN_SEED) -> str:
+def train_key(algo: str, scenario: str, preset: str, seed: int = 0) -> str:
     """What a training run of the pipeline depends on (agents/train.train_key, on the scenario's default demos)."""
     return training.train_key(algo, scenario, preset=preset, seed=seed)
 
 
 def train_jobs(suite: Suite, algos: list[str], preset: str, root: Path) -> list[TrainJob]:
-    return [TrainJob(algo, scenario, preset,
-                     root / "agents" / preset / scenario / f"{algo}-{train_key(algo, scenario, preset)[:16]}")
-            for algo in algos for scenario in suite.scenarios]
+    """One training run per (algorithm, scenario, training seed of the suite); the folder's key covers the seed."""
+    return [TrainJob(algo, scenario, preset, seed,
+                     root / "agents" / preset / scenario / f"{algo}-{train_key(algo, scenario, preset, seed)[:16]}")
+            for algo in algos for scenario in suite.scenarios for seed in suite.train_seeds]
 
 
 def _train(job: TrainJob) -> Path:
@@ -104,7 +106,7 @@ def _train(job: TrainJob) -> Path:
     progress."""
     from drivebench.agents.train import train
 
-    return train(job.algo, job.scenario, out=job.out, preset=job.preset, seed=TRAIN_SEED, progress=False).out
+    return train(job.algo, job.scenario, out=job.out, preset=job.preset, seed=job.seed, progress=False).out
 
 
 def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents: list[str] | None = None,
@@ -113,7 +115,8 @@ def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents:
         progress: bool = True, log=None) -> RunResult:
     """The whole benchmark (module docstring). `agents` narrows the entries (baselines and algorithms of the
     suite); `scenarios` the suite's scenarios; `episodes` its seeds (default: the suite's, or SMOKE_EPISODES
-    for a preset other than standard; entries scored on fewer seeds are incomplete on the official leaderboard)."""
+    for a preset other than standard; entries scored on fewer seeds are incomplete on the official leaderboard).
+    A preset other than standard also trains only the suite's first SMOKE_TRAIN_RUNS training seeds."""
     from drivebench.data.record import ensure_default_demos
     from drivebench.executors import make_executor
 
@@ -121,7 +124,8 @@ def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents:
     start = time.perf_counter()
     if episodes is None and preset != "standard":
         episodes = SMOKE_EPISODES
-    suite = leaderboard.official_suite().narrowed(scenarios, episodes)
+    suite = leaderboard.official_suite().narrowed(scenarios, episodes,
+                                                  train_runs=None if preset == "standard" else SMOKE_TRAIN_RUNS)
     known = [*suite.baselines, *suite.algorithms]
     unknown = sorted(set(agents or []) - set(known))
     if unknown:
@@ -147,8 +151,10 @@ def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents:
     jobs = train_jobs(suite, algos, preset, root)
     todo = sorted((job for job in jobs if not (job.out / "agent.json").is_file()), key=lambda job: -job.estimate)
     train_s = sum(job.estimate for job in todo)
-    eval_s = _eval_estimate(suite, len(chosen))
-    log(f"[3/5] training {len(todo)} of {len(jobs)} agents ({len(jobs) - len(todo)} already trained); "
+    runs_of = {name: len(suite.train_seeds) if name in ALGORITHMS else 1 for name in chosen}
+    eval_s = _eval_estimate(suite, runs_of.values())
+    log(f"[3/5] training {len(todo)} of {len(jobs)} agents ({len(jobs) - len(todo)} already trained; "
+        f"{len(suite.train_seeds)} training runs per algorithm and scenario); "
         f"estimated time left: {_minutes((train_s + eval_s) / max(1, _workers(workers)))}")
     if todo:
         with make_executor(backend, workers, address) as executor, \
@@ -156,21 +162,23 @@ def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents:
                      bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} est. s [{elapsed}<{remaining}]") as bar:
             for index, _ in executor.map_unordered(_train, [(job,) for job in todo]):
                 bar.update(todo[index].estimate)
-                bar.set_postfix_str(f"{todo[index].algo} {todo[index].scenario}")
+                bar.set_postfix_str(f"{todo[index].algo} {todo[index].scenario} seed {todo[index].seed}")
 
     with ResultsDB(db_path) as db:
         entries = _entries(suite, chosen, jobs, preset)
         for name, (kind, by_scenario) in entries.items():
-            agents_hashes = {s: (agent, load_policy(agent).agent_hash) for s, agent in by_scenario.items()}
+            agents_hashes = {s: [(agent, load_policy(agent).agent_hash) for agent in runs]
+                             for s, runs in by_scenario.items()}
             if len(suite.scenarios) == len(leaderboard.official_suite().scenarios):
                 db.set_entry(name, kind, agents_hashes)
             else:  # a narrowed run adds its scenarios to the entry, keeping the others
                 old = db.entries().get(name, {}).get("agents", {})
                 db.set_entry(name, kind, {**old, **agents_hashes})
         requests = [Request(agent, scenario, shift, seeds=tuple(suite.seeds_for(shift)))
-                    for _, by_scenario in entries.values()
-                    for scenario, agent in by_scenario.items() for shift in suite.conditions]
-        log(f"[4/5] evaluating {len(entries)} agents on {len(suite.scenarios)} scenarios x "
+                    for _, by_scenario in entries.values() for scenario, runs in by_scenario.items()
+                    for run, agent in enumerate(runs) for shift in suite.conditions_of_run(run)]
+        log(f"[4/5] evaluating {len(entries)} entries ({sum(runs_of.values())} agents: one per training run) on "
+            f"{len(suite.scenarios)} scenarios x "
             f"{len(suite.conditions)} conditions x {suite.describe_seeds()} "
             f"(estimated {_minutes(eval_s / max(1, _workers(workers)))})")
         results = evaluate_many(requests, seeds=suite.seeds, workers=workers, db=db, progress=progress,
@@ -190,30 +198,26 @@ def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents:
 
 
 def _entries(suite: Suite, chosen: list[str], jobs: list[TrainJob], preset: str) -> dict[str, tuple[str, dict]]:
-    """{entry name: (kind, {scenario: agent id})} for this run."""
+    """{entry name: (kind, {scenario: [agent id of each training run]})} for this run: the baselines are
+    deterministic, one run; an algorithm has one checkpoint per training seed, in the suite's seed order."""
     out: dict[str, tuple[str, dict]] = {}
     for name in chosen:
         if name == "expert":
-            out[name] = ("baseline", {s: experts_for(registry.get(s).spec)[0].id for s in suite.scenarios})
+            out[name] = ("baseline", {s: [experts_for(registry.get(s).spec)[0].id] for s in suite.scenarios})
         elif name == "random":
-            out[name] = ("baseline", {s: "random" for s in suite.scenarios})
+            out[name] = ("baseline", {s: ["random"] for s in suite.scenarios})
         else:
-            out[entry_name(name, preset)] = ("trained", {j.scenario: str(j.out) for j in jobs if j.algo == name})
+            out[entry_name(name, preset)] = ("trained", {
+                s: [str(j.out) for seed in suite.train_seeds for j in jobs
+                    if j.algo == name and j.scenario == s and j.seed == seed] for s in suite.scenarios})
     return out
 
 
-EPISODE_SECONDS = {"curve": 0.03, "traffic": 0.25, "parking": 0.05}
-"""Evaluation time of one episode in one worker [s], by scenario kind, for the time-left estimate."""
-
-
-def _kind(spec) -> str:
-    """What sets a scenario's cost per step, as its family says (curve, traffic, parking, ...)."""
-    return families.of(spec).cost_kind(spec)
-
-
-def _eval_estimate(suite: Suite, agents: int) -> float:
-    per_scenario = [EPISODE_SECONDS.get(_kind(registry.get(s).spec), 0.1) for s in suite.scenarios]
-    return agents * suite.episodes_per_scenario * sum(per_scenario)
+def _eval_estimate(suite: Suite, runs: Iterable[int]) -> float:
+    """Seconds of evaluation in one worker for entries of these numbers of training runs."""
+    per_scenario = [families.of(spec).costs(spec).episode_seconds
+                    for spec in (registry.get(s).spec for s in suite.scenarios)]
+    return sum(suite.episodes_per_scenario_of(n) for n in runs) * sum(per_scenario)
 
 
 def _workers(workers: int | None) -> int:

@@ -223,3 +223,23 @@ def code_copy(tmp_path, monkeypatch):
 def code_edits():
     """(change_a_constant, cosmetic_edit): text -> text edits of a module's source for CodeCopy.edit."""
     return change_a_constant, cosmetic_edit
+
+
+@pytest.fixture
+def upgrade(monkeypatch):
+    """upgrade(distribution): from now on in the test, importlib.metadata reports a newer installed version of that
+    third-party distribution (as after `pip install -U`); keys computed afterwards see it."""
+    from importlib import metadata
+
+    from drivebench.core import keys
+
+    real, upgraded = metadata.version, set()
+    monkeypatch.setattr(metadata, "version", lambda name: real(name) + ".post1" if name in upgraded else real(name))
+
+    def upgrade_(distribution: str) -> None:
+        upgraded.add(distribution)
+        keys.clear_cache()
+
+    yield upgrade_
+    upgraded.clear()
+    keys.clear_cache()

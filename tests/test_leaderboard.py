@@ -29,10 +29,10 @@ def db_path(tmp_path_factory, suite):
                 for shift in suite.conditions]
     with ResultsDB(path) as db:
         evaluate_many(requests, seeds=suite.seeds, workers=1, db=db, progress=False)
-        db.set_entry("expert", "baseline", {s: (a, load_policy(a).agent_hash) for s, a in EXPERTS.items()})
-        db.set_entry("random", "baseline", {s: ("random", load_policy("random").agent_hash) for s in SCENARIOS})
-        db.set_entry("half", "submission", {"curve-gentle": ("random", load_policy("random").agent_hash),
-                                            "parking-empty": ("expert:sporty", "not-evaluated")})
+        db.set_entry("expert", "baseline", {s: [(a, load_policy(a).agent_hash)] for s, a in EXPERTS.items()})
+        db.set_entry("random", "baseline", {s: [("random", load_policy("random").agent_hash)] for s in SCENARIOS})
+        db.set_entry("half", "submission", {"curve-gentle": [("random", load_policy("random").agent_hash)],
+                                            "parking-empty": [("expert:sporty", "not-evaluated")]})
     return path
 
 
@@ -47,6 +47,17 @@ def test_robustness_conditions_take_the_first_of_the_official_seeds():
     assert "25 under the robustness conditions start_offset:1, start_offset:3" in official.describe_seeds()
     smoke = official.narrowed(episodes=10)  # a smoke run's seeds: every condition on all 10
     assert smoke.robustness_episodes == 10 and smoke.describe_seeds() == "10 seeds"
+
+
+def test_only_the_first_training_run_is_evaluated_under_the_robustness_conditions():
+    """The report's robustness curves show each entry's first run; the other runs are scored, not drawn."""
+    official = leaderboard.official_suite()
+    assert official.conditions_of_run(0) == official.conditions
+    for run in (1, 2):
+        assert official.conditions_of_run(run) == (leaderboard.NONE, *official.offdist)
+    scored = (1 + len(official.offdist)) * official.episodes  # 150 per scenario and run
+    assert official.episodes_per_scenario_of(1) == official.episodes_per_scenario == scored + 2 * 25
+    assert official.episodes_per_scenario_of(3) == 3 * scored + 2 * 25
 
 
 def test_rows_are_ranked_and_complete(db_path, suite):
@@ -105,10 +116,22 @@ def test_cli_leaderboard_json(db_path, suite, capsys, monkeypatch):
 
 def test_set_entry_replaces(tmp_path):
     with ResultsDB(tmp_path / "r.db") as db:
-        db.set_entry("mine", "submission", {"a": ("x", "h1"), "b": ("x", "h1")})
-        db.set_entry("mine", "submission", {"a": ("y", "h2")})
-        assert db.entries()["mine"]["agents"] == {"a": ("y", "h2")}
+        db.set_entry("mine", "submission", {"a": [("x", "h1")], "b": [("x", "h1")]})
+        db.set_entry("mine", "submission", {"a": [("y", "h2")]})
+        assert db.entries()["mine"]["agents"] == {"a": [("y", "h2")]}
         assert db.delete_entry("mine") and not db.delete_entry("mine") and db.entries() == {}
+        with pytest.raises(TypeError, match="one per training run"):
+            db.set_entry("mine", "submission", {"a": ("y", "h2")})
+
+
+def test_set_entry_round_trips_runs_in_order(tmp_path):
+    runs = [("bc-seed2", "h2"), ("bc-seed0", "h0"), ("bc-seed1", "h1")]  # run order, not name order
+    with ResultsDB(tmp_path / "r.db") as db:
+        db.set_entry("bc", "trained", {"b": runs, "a": runs[:1]})
+        assert db.entries()["bc"] == {"kind": "trained", "created_at": db.entries()["bc"]["created_at"],
+                                      "agents": {"a": runs[:1], "b": runs}}
+    with ResultsDB(tmp_path / "r.db") as db:  # stored, not cached
+        assert db.entries()["bc"]["agents"]["b"] == runs
 
 
 def test_narrowing_the_suite_checks_names():

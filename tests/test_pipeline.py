@@ -32,18 +32,25 @@ def test_quick_run_end_to_end_then_resume(isolated, capsys, monkeypatch):
     assert set(rows) == {"expert", "random", "bc-quick"}
     assert rows["expert"]["success_rate"] == 1.0 and rows["random"]["rank"] == 3
     assert sorted(r["rank"] for r in rows.values()) == [1, 2, 3]
-    assert "training 1 of 1 agents" in err and (isolated / "rep" / "index.html").is_file()
+    runs = pipeline.SMOKE_TRAIN_RUNS  # a smoke run trains the suite's first training seeds
+    assert f"training {runs} of {runs} agents" in err and (isolated / "rep" / "index.html").is_file()
+    assert rows["bc-quick"]["runs"] == runs and len(rows["bc-quick"]["per_run_driving_score"]) == runs
+    assert rows["expert"]["runs"] == 1 and rows["random"]["probability_of_improvement"] is None
+    assert rows["bc-quick"]["per_scenario"]["curve-gentle"]["runs"] == runs
     checkpoints = list((isolated / "runs" / "agents" / "quick" / "curve-gentle").glob("bc-*/agent.json"))
-    assert len(checkpoints) == 1
+    assert len(checkpoints) == runs
+    seeds = {json.loads(c.read_text())["seed"]: str(c.parent) for c in checkpoints}
     with ResultsDB(isolated / "r.db") as db:
         stored = db.count()
-        # 3 entries x (2 seeds in distribution and under each off-distribution shift + 1 under each robustness one)
-        assert stored == 3 * ((1 + len(official.offdist)) * 2 + len(official.robustness) * 1)
-        assert db.entries()["bc-quick"]["agents"]["curve-gentle"][0] == str(checkpoints[0].parent)
+        # 2 baselines + the runs of bc x (2 seeds in distribution and under each off-distribution shift + 1 under
+        # each robustness one)
+        assert stored == (2 + runs) * ((1 + len(official.offdist)) * 2 + len(official.robustness) * 1)
+        assert [agent for agent, _ in db.entries()["bc-quick"]["agents"]["curve-gentle"]] == [
+            seeds[seed] for seed in official.train_seeds[:runs]]
 
     assert main(argv) == 0  # nothing changed: nothing is trained or evaluated again
     out, err = capsys.readouterr()
-    assert "training 0 of 1 agents (1 already trained)" in err
+    assert f"training 0 of {runs} agents ({runs} already trained" in err
     assert {r["agent"]: r for r in json.loads(out)} == rows
     with ResultsDB(isolated / "r.db") as db:
         assert db.count() == stored
@@ -74,9 +81,11 @@ def test_comments_in_the_agents_code_retrain_nothing_and_a_simulator_change_retr
         code_copy.edit(module, cosmetic)
     assert pipeline.train_jobs(suite, ["bc", "gail"], "quick", isolated) == before
     code_copy.edit(family.get("curve").env_class.__module__, change)
-    after = {(j.algo, j.scenario): j.out for j in pipeline.train_jobs(suite, ["bc", "gail"], "quick", isolated)}
+    after = {(j.algo, j.scenario, j.seed): j.out
+             for j in pipeline.train_jobs(suite, ["bc", "gail"], "quick", isolated)}
+    assert len(before) == len(after) == 2 * 2 * len(suite.train_seeds)  # a run per training seed
     for job in before:
-        assert (after[job.algo, job.scenario] == job.out) == (job.scenario == "parking-empty"), job
+        assert (after[job.algo, job.scenario, job.seed] == job.out) == (job.scenario == "parking-empty"), job
     code_copy.edit("drivebench.agents.bc", change)
     assert all(j.out not in {b.out for b in before} for j in pipeline.train_jobs(suite, ["bc"], "quick", isolated))
 

@@ -18,6 +18,9 @@ import numpy as np
 def straight(obs):
     return np.array([0.1, 0.0], dtype=np.float32)
 
+def slower(obs):
+    return np.array([0.05, 0.0], dtype=np.float32)
+
 def raises(obs):
     raise RuntimeError("no idea")
 
@@ -71,6 +74,29 @@ def test_resubmitting_replaces_the_row(suite, policy_file, tmp_path):
         submit.submit("renamed", agent, db=db, workers=1, progress=False, log=print)
         assert list(db.entries()) == ["renamed"]
         assert [r.agent for r in leaderboard.compute(db, suite)] == ["renamed"]
+
+
+def test_one_policy_per_training_run(suite, policy_file, tmp_path, capsys):
+    """Two --policy: a two-run entry, scored over its runs like the trained entries; one: a one-run entry."""
+    db_path = str(tmp_path / "r.db")
+    code = main(["submit", "--name", "two", "--policy", f"{policy_file}:straight", "--policy",
+                 f"{policy_file}:slower", "--workers", "1", "--db", db_path])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "(2 training runs)" in err
+    with ResultsDB(db_path) as db:
+        runs = db.entries()["two"]["agents"]
+        assert set(runs) == set(suite.scenarios)
+        assert [agent for agent, _ in runs["curve-gentle"]] == [f"{policy_file}:straight", f"{policy_file}:slower"]
+        one = submit.submit("one", f"{policy_file}:straight", db=db, workers=1, progress=False, log=print)
+        two = {r.agent: r for r in leaderboard.compute(db, suite)}["two"]
+        with pytest.raises(DrivebenchError, match="the same policy is given for two training runs"):
+            submit.submit("again", [f"{policy_file}:straight", f"{policy_file}:straight"], db=db, progress=False)
+    assert two.runs == 2 and two.complete and len(two.per_run_driving_score) == 2
+    assert two.per_scenario["curve-gentle"]["runs"] == 2
+    assert one.runs == 1 and one.per_run_driving_score[0] == pytest.approx(two.per_run_driving_score[0])
+    table = leaderboard.table([two, one])
+    assert table["runs"].tolist() == ["2", "1*"]
 
 
 def test_reserved_names_and_hopeless_policies(suite, policy_file, tmp_path):

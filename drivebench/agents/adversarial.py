@@ -16,12 +16,15 @@ import math
 import tempfile
 import time
 
+import gymnasium
 import numpy as np
+from imitation.data import rollout, types
 from imitation.algorithms.adversarial.airl import AIRL
 from imitation.algorithms.adversarial.gail import GAIL
 from imitation.rewards.reward_nets import BasicRewardNet, BasicShapedRewardNet
 from imitation.util import networks as imitation_networks
 from imitation.util.networks import RunningNorm
+from seals.util import AbsorbAfterDoneWrapper
 from stable_baselines3 import PPO
 from stable_baselines3.common.policies import ActorCriticPolicy
 from tqdm import tqdm
@@ -31,15 +34,51 @@ from drivebench.agents.base import Callback, Fitted, TrainProgress
 from drivebench.core.budget import BudgetUsage
 
 
-def reward_net(kind: str, observation_space, action_space):
+def reward_net(kind: str, observation_space, action_space, use_action: bool = True):
+    """GAIL's discriminator logits / AIRL's shaped reward, over (state, action) or, without `use_action`, over
+    (state, next state): imitation from observation, and an absorbing state's reward that the policy's ignored
+    actions cannot change."""
+    parts = {"use_action": use_action, "use_next_state": not use_action}
     if kind == "gail":
-        return BasicRewardNet(observation_space, action_space, normalize_input_layer=RunningNorm)
-    return BasicShapedRewardNet(observation_space, action_space, normalize_input_layer=RunningNorm)
+        return BasicRewardNet(observation_space, action_space, normalize_input_layer=RunningNorm, **parts)
+    return BasicShapedRewardNet(observation_space, action_space, normalize_input_layer=RunningNorm, **parts)
+
+
+def absorbing(make_env, horizon: int):
+    """The training env with a fixed horizon (Kostrikov et al. 2019's absorbing states, through seals): an episode
+    that ends early (arrival, crash, off-road) stays in an absorbing state, its last observation repeated and every
+    action ignored, until `horizon` steps. The discriminator then rewards the absorbing state like any other, so
+    ending an episode neither forfeits reward (GAIL's bias toward hovering short of the goal) nor escapes a
+    negative one (AIRL's toward crashing). Training only: the evaluation env is never wrapped."""
+    return lambda: gymnasium.wrappers.TimeLimit(AbsorbAfterDoneWrapper(make_env()), max_episode_steps=horizon)
+
+
+def padded_transitions(demos, horizon: int) -> types.Transitions:
+    """The demos as the fixed-horizon env would show them: each episode continues in its absorbing state (the last
+    observation, zero action) to `horizon` transitions, and ends there."""
+    out = []
+    for ep in demos:
+        extra = max(0, horizon - ep.steps)
+        obs = np.concatenate([ep.observations, np.repeat(ep.observations[-1:], extra, axis=0)])
+        acts = np.concatenate([ep.actions, np.zeros((extra, ep.actions.shape[1]), ep.actions.dtype)])
+        out.append(types.Trajectory(obs=obs, acts=acts, infos=None, terminal=True))
+    return rollout.flatten_trajectories(out)
+
+
+def actor_parameters(policy: ActorCriticPolicy) -> list:
+    """The parameters only the action distribution uses (PPO's value net and shared input layer excluded)."""
+    return [*policy.mlp_extractor.policy_net.parameters(), *policy.action_net.parameters(), policy.log_std]
 
 
 def fit(*, kind: str, demos, make_env, expert, hp: dict, rng: np.random.Generator, seed: int,
         progress: bool = True, callback: Callback | None = None):
     start = time.perf_counter()
+    horizon = 0
+    if hp["absorbing"]:
+        probe = make_env()
+        horizon = probe.unwrapped.scenario.horizon
+        probe.close()
+        make_env = absorbing(make_env, horizon)
     venv = common.vec_env(make_env, hp["n_envs"], seed)
     mean, std = networks.observation_stats(np.concatenate([ep.observations for ep in demos]))
     generator = PPO(ActorCriticPolicy, venv, policy_kwargs=networks.policy_kwargs(hp["net_arch"], hp["activation"],
@@ -50,35 +89,45 @@ def fit(*, kind: str, demos, make_env, expert, hp: dict, rng: np.random.Generato
     bc_steps = 0
     if hp["warm_start_bc"]:
         warm = bc.trainer(venv, demos, hp, rng, policy=generator.policy)
-        bc.train(warm, hp["bc_gradient_steps"], "constant", progress)
+        bc.train(warm, hp["bc_gradient_steps"], hp["warm_start_lr_schedule"], progress)
         bc_steps = hp["bc_gradient_steps"]
-    net = reward_net(kind, venv.observation_space, venv.action_space)
+    net = reward_net(kind, venv.observation_space, venv.action_space, hp["disc_use_action"])
     algorithm = GAIL if kind == "gail" else AIRL
     demo_batch = min(hp["demo_batch_size"], sum(ep.steps for ep in demos))  # a demo or two may hold fewer
     per_round = hp["n_steps"] * hp["n_envs"]
     rounds = max(1, math.ceil(hp["env_steps"] / per_round))
     ppo_per_round = hp["ppo_epochs"] * math.ceil(per_round / hp["ppo_batch_size"])
+    critic_rounds, bc_per_round = hp["critic_warmup_rounds"], hp["bc_steps_per_round"]
+    if bc_per_round and not hp["warm_start_bc"]:
+        warm = bc.trainer(venv, demos, hp, rng, policy=generator.policy)
 
     def usage(done_rounds: int) -> BudgetUsage:
         return BudgetUsage(env_steps=done_rounds * per_round, expert_queries=0,
-                           gradient_steps=bc_steps + done_rounds * (ppo_per_round + hp["disc_updates_per_round"]),
+                           gradient_steps=bc_steps + done_rounds * (ppo_per_round + hp["disc_updates_per_round"])
+                           + max(0, done_rounds - critic_rounds) * bc_per_round,
                            demo_transitions=sum(ep.steps for ep in demos), demo_episodes=len(demos),
                            wall_time=time.perf_counter() - start)
 
     done = 0
     with tempfile.TemporaryDirectory(prefix="drivebench-log-") as logs:  # the logger's running means need one
-        trainer = algorithm(demonstrations=common.ShuffledBatches(common.transitions(demos), demo_batch, rng),
+        data = padded_transitions(demos, horizon) if horizon else common.transitions(demos)
+        trainer = algorithm(demonstrations=common.ShuffledBatches(data, demo_batch, rng),
                             demo_batch_size=demo_batch,
                             gen_replay_buffer_capacity=per_round,
                             n_disc_updates_per_round=hp["disc_updates_per_round"], venv=venv, gen_algo=generator,
-                            reward_net=net, allow_variable_horizon=True, init_tensorboard=False,
+                            reward_net=net, allow_variable_horizon=not horizon, init_tensorboard=False,
                             custom_logger=common.silent_logger(logs))
         # trainer.train's loop, with the callback after each round
         for done in tqdm(range(1, rounds + 1), desc="round", disable=not progress, leave=False):
+            warming = done <= critic_rounds  # the critic learns the reward before the policy moves (BC's warm start
+            for p in actor_parameters(generator.policy):  # gave it a policy, not a value function)
+                p.requires_grad_(not warming)
             trainer.train_gen(trainer.gen_train_timesteps)
             for _ in range(hp["disc_updates_per_round"]):
                 with imitation_networks.training(trainer.reward_train):
                     trainer.train_disc()
+            if bc_per_round and not warming:  # a BC term on the generator: it stays near the demos' actions
+                bc.train(warm, bc_per_round, "constant", progress=False)
             trainer.logger.dump(trainer._global_step)
             if callback is not None and callback(TrainProgress(done, rounds, generator.policy, usage(done))):
                 break

@@ -10,17 +10,24 @@ env's. The demos serve only to standardize the policy's input (networks.Standard
 from __future__ import annotations
 
 import math
+import pickle
 import time
+from pathlib import Path
 
 import numpy as np
+import torch
+from gymnasium import spaces
 from imitation.rewards.reward_wrapper import RewardVecEnvWrapper
 from stable_baselines3 import PPO
 from stable_baselines3.common import logger as sb_logger
 from stable_baselines3.common.policies import ActorCriticPolicy
 
-from drivebench.agents import common, networks
+from drivebench.agents import checkpoints, common, networks
+from drivebench.agents.adversarial import reward_net
+from drivebench.agents.checkpoints import REWARD
 from drivebench.agents.base import Callback, Fitted, StopTraining, TrainProgress
 from drivebench.core.budget import BudgetUsage
+from drivebench.errors import DrivebenchError
 
 
 class RoundPPO(PPO):
@@ -74,3 +81,28 @@ def fit(*, demos, make_env, expert, hp: dict, rng: np.random.Generator, seed: in
         pass
     learned.close()
     return Fitted(model.policy, usage(done))
+
+
+def load_reward_net(path: str | Path):
+    """(AIRL's reward net in eval mode, config) from an AIRL checkpoint folder, loaded as plain weights. (Here, not in
+    checkpoints.py: a checkpoint's identity covers the code that rebuilds its policy, not GAIL's and AIRL's.)"""
+    path = Path(path)
+    config = checkpoints.read_config(path)
+    weights = path / REWARD
+    if REWARD not in config.get("files", {}):
+        raise DrivebenchError(f"{path}: a {config.get('algo')} agent has no learned reward to reuse; give the folder "
+                              "of an agent trained with --algo airl")
+    if not weights.is_file() or checkpoints.file_sha256(weights) != config["files"][REWARD]:
+        raise DrivebenchError(f"{weights}: missing, truncated or edited (checksum mismatch); train the agent again")
+    n = len(config["observation_features"])
+    use_action = config.get("hyperparameters", {}).get("disc_use_action", True)
+    net = reward_net("airl", spaces.Box(-np.inf, np.inf, (n,), np.float32), spaces.Box(-1, 1, (2,), np.float32),
+                     use_action)
+    try:
+        net.load_state_dict(torch.load(weights, weights_only=True, map_location="cpu"))
+    except pickle.UnpicklingError:
+        raise DrivebenchError(f"{weights}: holds Python objects, not plain weights") from None
+    except (RuntimeError, ValueError, KeyError) as err:
+        raise DrivebenchError(f"{weights}: does not fit AIRL's reward network: {err}") from None
+    net.eval()
+    return net, config

@@ -21,7 +21,7 @@ from drivebench.agents import adversarial, bc, checkpoints, dagger, presets, rew
 from drivebench.agents.base import Callback
 from drivebench.core import keys
 from drivebench.core.budget import BudgetUsage
-from drivebench.data import store
+from drivebench.data import record, store
 from drivebench.errors import DrivebenchError
 from drivebench.experts.registry import experts_for, get_expert
 from drivebench.paths import expert_data_dir
@@ -37,6 +37,9 @@ FIT = {
 }
 ALGORITHMS = ("bc", "dagger", "gail", "airl")
 """The algorithms that learn from demos (the leaderboard's); `ppo` learns from a learned reward instead."""
+LEARNING_PACKAGES = ("torch", "stable-baselines3", "imitation", "numpy")
+"""The third-party distributions whose code trains (the networks, PPO, BC/DAgger/GAIL/AIRL, the arithmetic): their
+installed versions are in the train key."""
 
 
 @dataclass(frozen=True)
@@ -58,10 +61,11 @@ def train_key(algo: str, scenario: str, *, preset: str = "standard", seed: int =
               overrides: dict | None = None, reward_from: str | Path | None = None) -> str:
     """The content key of a training run's result (core/keys.py): the algorithm, its resolved hyperparameters
     (the preset's, with `overrides`), the scenario spec's hash, the demo data's sha256 (`demos`, default the
-    scenario's default set), the seed, the learned reward's weights for ppo (`reward_from`), and the code key of
+    scenario's default set), the seed, the learned reward's weights for ppo (`reward_from`), the code key of
     the training closure: this module's imports (the agents' code), the env class `train` builds and the demos'
-    expert. `train` records it in agent.json (`train_key`); the pipeline names checkpoint folders by it, and the
-    style experiment and benchmarks reuse a checkpoint whose recorded key equals it."""
+    expert, and the installed versions of the learning libraries (LEARNING_PACKAGES). `train` records it in
+    agent.json (`train_key`; None for a run its callback stopped early); the pipeline names checkpoint folders by
+    it, and the style experiment and benchmarks reuse a checkpoint whose recorded key equals it."""
     entry = registry.get(scenario)
     manifest = store.read_manifest(Path(demos) if demos else default_demos(entry.name))
     expert = get_expert(manifest["expert"]["id"])
@@ -69,7 +73,8 @@ def train_key(algo: str, scenario: str, *, preset: str = "standard", seed: int =
     env_module = families.get(entry.family).env_class.__module__
     content = {"algo": algo, "hyperparameters": hp, "scenario_hash": entry.hash, "seed": seed,
                "demos": manifest["files"][store.DATA_FILE]["sha256"],
-               "code": keys.code_key(__name__, env_module, type(expert).__module__)}
+               "code": keys.code_key(__name__, env_module, type(expert).__module__),
+               "versions": keys.versions(*LEARNING_PACKAGES)}
     if reward_from is not None:
         content["reward_from"] = checkpoints.read_config(reward_from)["files"].get(checkpoints.REWARD)
     return keys.content_key(content)
@@ -83,7 +88,9 @@ def train(algo: str, scenario: str, *, out: str | Path, demos: str | Path | None
     `callback(progress)` is called after each round of training (base.Callback: BC's pass over the demos, DAgger's
     round, the GAIL/AIRL/PPO generator's round) with a base.TrainProgress; returning True stops training there,
     and the checkpoint saved is that round's policy, its config's "usage" what was spent (its hyperparameters
-    stay those asked for). A callback that only observes changes no weight."""
+    stay those asked for). A callback that only observes changes no weight. The demos must be current
+    (data/record.require_current: recorded by today's simulator, expert and spec); stale ones are refused with the
+    command that re-records them."""
     if algo not in FIT:
         raise DrivebenchError(f"unknown algorithm {algo!r}; known: {', '.join(FIT)}")
     if (algo == "ppo") != (reward_from is not None):
@@ -92,10 +99,11 @@ def train(algo: str, scenario: str, *, out: str | Path, demos: str | Path | None
     entry = registry.get(scenario)
     env_class = families.get(entry.family).env_class
     features = [name for name, _ in families.get(entry.family).observation_features]
+    observation = dict(env_class.default_config()["observation"])  # the envs below are made with no config
     extra, reward_source = {}, None
     if reward_from is not None:
-        net, source = checkpoints.load_reward_net(reward_from)
-        checkpoints.check_compatible(source, reward_from, entry.name, features)
+        net, source = reward_rl.load_reward_net(reward_from)
+        checkpoints.check_compatible(source, reward_from, entry.name, features, observation)
         extra = {"reward_net": net}
         reward_source = {"path": str(reward_from), "agent_hash": checkpoints.agent_hash(reward_from),
                          "scenario": source["scenario"]}
@@ -109,6 +117,11 @@ def train(algo: str, scenario: str, *, out: str | Path, demos: str | Path | None
     if demo_set.manifest["observation_features"] != features:
         raise DrivebenchError(f"{demo_path}: demos of {demo_set.scenario}, whose observations differ from "
                               f"{entry.name}'s; pass demos recorded on a {entry.family} scenario")
+    recorded_on = demo_set.manifest.get("observation", checkpoints.DEFAULT_OBSERVATION)
+    if recorded_on != observation:
+        raise DrivebenchError(f"{demo_path}: demos observed as {recorded_on}, but {entry.name} trains on "
+                              f"{observation}; record demos with that observation")
+    record.require_current(demo_path)
     episodes = demo_set.successful()[: hp["demos"]]
     if not episodes:
         raise DrivebenchError(f"{demo_path}: no successful demo episodes to learn from")
@@ -117,22 +130,32 @@ def train(algo: str, scenario: str, *, out: str | Path, demos: str | Path | None
                       f"{preset} asks for; training on {len(episodes)} (record more with `drivebench record "
                       f"--episodes {hp['demos']}`)", stacklevel=2)
     key = train_key(algo, entry.name, preset=preset, seed=seed, demos=demo_path, overrides=overrides,
-                    reward_from=reward_from) if callback is None else None  # a callback may stop the run short
+                    reward_from=reward_from)
+    stopped = []  # a callback that stops the run makes a checkpoint no other run's key describes
+
+    def watched(progress) -> bool:
+        stop = callback(progress)
+        if stop:
+            stopped.append(progress.round)
+        return stop
+
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     torch.set_num_threads(1)  # the same arithmetic on every machine, and parallel runs do not oversubscribe
     start = time.perf_counter()
     fitted = FIT[algo](demos=episodes, make_env=lambda: env_class(entry.spec), expert=get_expert(demo_set.expert),
-                       hp=hp, rng=rng, seed=seed, progress=progress, callback=callback, **extra)
+                       hp=hp, rng=rng, seed=seed, progress=progress, callback=watched if callback else None,
+                       **extra)
     config = {
         "algo": algo, "scenario": entry.name, "family": entry.family, "scenario_hash": entry.hash,
-        "observation_features": features, "network": {"net_arch": hp["net_arch"], "activation": hp["activation"]},
+        "observation_features": features, "observation": observation,
+        "network": {"net_arch": hp["net_arch"], "activation": hp["activation"]},
         "preset": preset, "hyperparameters": hp, "budget": dataclasses.asdict(presets.budget(hp)),
         "usage": dataclasses.asdict(fitted.usage), "seed": seed,
         "demos": {"path": str(demo_path), "expert": demo_set.expert, "episodes": len(episodes),
                   "data_sha256": demo_set.manifest["files"][store.DATA_FILE]["sha256"]},
         "versions": store.package_versions(), "train_seconds": round(time.perf_counter() - start, 3),
-        "train_key": key,
+        "train_key": None if stopped else key,
         **({"reward_from": reward_source} if reward_source else {}),
     }
     path = checkpoints.save(out, policy=fitted.policy, config=config, reward_net=fitted.reward_net)

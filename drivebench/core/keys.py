@@ -15,9 +15,11 @@ A key is a sha256 (64 hex digits) of two kinds of input:
   edit of a module in the closure does.
 
 Which roots each artefact is keyed by is decided where it is made (data/record.py: demo sets; agents/train.py:
-training runs; agents/checkpoints.py and eval/policies.py: agent identity; eval/shifts.py: stored episodes);
-ARCHITECTURE.md ("Staleness") lists them. Code keys are cached per process (`clear_cache()` forgets them): a
-running job keys by the code it started with.
+training runs; agents/checkpoints.py and eval/policies.py: agent identity; eval/keys.py: stored episodes);
+ARCHITECTURE.md ("Staleness") lists them. Third-party code is no drivebench module: the artefacts it shapes
+also carry the installed versions of the distributions that matter to them (`versions(...)`: the simulator's,
+SIMULATOR_PACKAGES, for demo sets and stored episodes; the learning libraries' for training runs). Code keys and
+versions are cached per process (`clear_cache()` forgets them): a running job keys by the code it started with.
 
 `imports_of(path)` is the one import scanner (tests/test_layers.py checks the layers with it).
 """
@@ -28,9 +30,13 @@ import functools
 import hashlib
 import json
 import os
+from importlib import metadata
 from pathlib import Path
 
 PACKAGE = "drivebench"
+SIMULATOR_PACKAGES = ("highway-env", "gymnasium", "numpy")
+"""The third-party distributions that simulate every episode (highway-env: most of the physics; gymnasium: the
+env API and wrappers; numpy: the arithmetic): their versions are in the keys of demo sets and stored episodes."""
 ROOT = Path(__file__).resolve().parents[2]
 """The folder holding the drivebench package: module names resolve to files below it (tests point it at a copy)."""
 
@@ -54,10 +60,22 @@ def closure(*root_modules: str, root: Path | str | None = None) -> list[str]:
     return sorted(_closure(tuple(sorted(set(root_modules))), Path(root or ROOT).resolve()))
 
 
+def versions(*distributions: str) -> dict[str, str]:
+    """{distribution: its installed version} (importlib.metadata), for keys: what third-party code made an
+    artefact. Cached per process, like code keys (the code running is the code imported at the start)."""
+    return {name: _version(name) for name in distributions}
+
+
+@functools.cache
+def _version(distribution: str) -> str:
+    return metadata.version(distribution)
+
+
 def clear_cache() -> None:
-    """Forget the code keys and parsed modules of this process."""
+    """Forget the code keys, versions and parsed modules of this process."""
     _cached_key.cache_clear()
     _parsed.cache_clear()
+    _version.cache_clear()
 
 
 def module_file(name: str, root: Path | str | None = None) -> Path | None:

@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from drivebench.core import keys
 from drivebench.data import store
-from drivebench.errors import DrivebenchError
+from drivebench.errors import DrivebenchError, UnknownIdError
 from drivebench.core.rollout import expert_policy, run_episode
 from drivebench.experts.registry import experts_for, get_expert
 from drivebench.paths import expert_data_dir
@@ -21,6 +21,8 @@ DEFAULT_EPISODES = 20
 LEARNER_EPISODES = 50
 """Episodes in the default set of each scenario's first expert, the one the agents learn from: the most demos a
 preset may ask for (tests/agents checks every preset against it; the data layer does not ask the agents)."""
+ROLLOUT = run_episode.__module__
+"""The module of the rollout loop that drives the expert (core/rollout.py), named from the function recording calls."""
 
 
 def record(scenario: str, expert: str, episodes: int | None = None, seed: int = 0,
@@ -52,6 +54,7 @@ def record(scenario: str, expert: str, episodes: int | None = None, seed: int = 
         "episodes": [{"seed": e.seed, "steps": e.steps, "termination": e.termination,
                       "return": round(float(e.rewards.sum()), 6)} for e in recorded],
         "observation_features": [name for name, _ in env.unwrapped.observation_type.FEATURES],
+        "observation": dict(env.unwrapped.config["observation"]),
         "signals": [name for name, _ in env.unwrapped.SIGNALS],
         "action": {"names": ["acceleration", "steering"], "low": -1.0, "high": 1.0},
         "versions": store.package_versions(),
@@ -72,9 +75,12 @@ def env_module(scenario: str) -> str:
 
 
 def demo_key(scenario: str, expert: str) -> str:
-    """The code key of what records a demo set (core/keys.py): the closures of the scenario's env module, the
-    expert's module and the rollout. The scenario spec and the expert's style are keyed apart (spec_hash, style)."""
-    return keys.code_key(env_module(scenario), type(get_expert(expert)).__module__, "drivebench.core.rollout")
+    """The key of the code that records a demo set (core/keys.py): the code key of the closures of the scenario's
+    env module, the expert's module and the rollout (ROLLOUT), and the installed versions of the simulator's
+    third-party distributions (keys.SIMULATOR_PACKAGES). The scenario spec and the expert's style are keyed apart
+    (spec_hash, style)."""
+    return keys.content_key({"code": keys.code_key(env_module(scenario), type(get_expert(expert)).__module__, ROLLOUT),
+                             "versions": keys.versions(*keys.SIMULATOR_PACKAGES)})
 
 
 def default_demo_sets() -> list[tuple[str, str, int]]:
@@ -86,16 +92,42 @@ def default_demo_sets() -> list[tuple[str, str, int]]:
 
 def stale_because(folder: Path, scenario: str, expert: str) -> str | None:
     """What changed since a demo set was recorded (schema, scenario spec, expert style, code: the simulator's,
-    the expert's or the rollout's, `demo_key`), or None if it is current. Raises DemoDataError if the set is
-    damaged: an edited set is never silently replaced."""
+    the expert's or the rollout's, or the simulator's third-party versions, `demo_key`), or None if it is current.
+    Raises DemoDataError if the set is damaged: an edited set is never silently replaced."""
     if store.read_manifest_raw(folder).get("schema_version") != store.SCHEMA_VERSION:
         return "schema"
     manifest = store.verify(folder)
+    recorded = manifest.get("versions", {})
+    upgraded = any(recorded.get(name) != version for name, version in keys.versions(*keys.SIMULATOR_PACKAGES).items())
     changed = [what for what, differs in (
         ("scenario spec", manifest["scenario"]["spec_hash"] != registry.get(scenario).hash),
         ("expert", manifest["expert"] != expert_record(get_expert(expert))),
-        ("code", manifest.get("code_key") != demo_key(scenario, expert))) if differs]
+        ("third-party versions", upgraded),
+        ("code", not upgraded and manifest.get("code_key") != demo_key(scenario, expert))) if differs]
     return " and ".join(changed) or None
+
+
+def require_current(folder: Path) -> dict:
+    """The manifest of a demo set that today's code would record (stale_because is None); else DrivebenchError
+    naming the set, what changed and the command that re-records it (`drivebench run` for a default set, which
+    refreshes them all; the manifest's own `drivebench record ...` command otherwise). DemoDataError for a damaged
+    or missing set."""
+    folder = Path(folder)
+    manifest = store.read_manifest_raw(folder)
+    scenario, expert = manifest.get("scenario", {}).get("name"), manifest.get("expert", {}).get("id")
+    command = manifest.get("command") or f"drivebench record --scenario {scenario} --expert {expert}"
+    try:
+        why = stale_because(folder, scenario, expert)
+    except UnknownIdError as err:
+        raise DrivebenchError(f"{folder}: demos of {scenario} by {expert}, which this drivebench does not know "
+                              f"({err}), so whether they are current cannot be told") from None
+    if why:
+        default = any((scenario, expert) == (s, e) for s, e, _ in default_demo_sets()) and \
+            folder.resolve() == store.demo_dir(expert_data_dir(), scenario, expert).resolve()
+        fix = f"`drivebench run` (it refreshes the default demo sets) or `{command}`" if default else f"`{command}`"
+        raise DrivebenchError(f"{folder}: stale demos of {scenario} by {expert} (recorded before a change of the "
+                              f"{why}); re-record them: {fix}")
+    return store.read_manifest(folder)
 
 
 def ensure_default_demos(root: Path | None = None, progress: bool = True) -> list[tuple[str, str, str]]:

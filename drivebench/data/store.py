@@ -6,9 +6,9 @@ convention of T + 1 observations). Columns: episode (int32), step (int32), obs (
 action (fixed-size float32 list of 2), reward (float32), x, y, heading, speed (float32: the pose with the
 observation), and one float32 column per env signal (`signal.<name>`, e.g. signal.off_road).
 `manifest.json` holds what regenerates the set bit for bit: the
-scenario spec (as data) and its hash, the expert and its style, the code key of what recorded it (the env's,
-the expert's and the rollout's code: record.demo_key), the seeds, package versions, and the sha256 of the data
-file, which loading verifies.
+scenario spec (as data) and its hash, the expert and its style, the observation config, the key of what
+recorded it (the env's, the expert's and the rollout's code and the simulator's third-party versions:
+record.demo_key), the seeds, package versions, and the sha256 of the data file, which loading verifies.
 
 Writes are atomic: a set is written into a temporary folder beside its destination and renamed into place.
 """

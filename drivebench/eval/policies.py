@@ -31,12 +31,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
 from drivebench.agents import checkpoints, networks
 from drivebench.core import keys
 from drivebench.data.record import expert_record
 from drivebench.errors import DrivebenchError, UnknownIdError
+from drivebench.eval.random_policy import RandomPolicy
 from drivebench.experts.registry import get_expert
 from drivebench.scenarios import family as families
 
@@ -59,19 +58,6 @@ def _hash(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
-class RandomPolicy:
-    """Uniform actions in [-1, 1]^2 from a generator seeded with the episode seed."""
-
-    def __init__(self):
-        self.rng = np.random.default_rng(0)
-
-    def reset(self, seed: int) -> None:
-        self.rng = np.random.default_rng(seed)
-
-    def act(self, env, obs) -> np.ndarray:
-        return self.rng.uniform(-1.0, 1.0, 2).astype(np.float32)
-
-
 def from_object(agent: str, obj, agent_hash: str) -> LoadedPolicy:
     """Wrap an SB3-style policy (has predict) or a plain callable obs -> action."""
     if hasattr(obj, "predict"):
@@ -86,8 +72,10 @@ def load_policy(agent: str) -> LoadedPolicy:
         policy, config = checkpoints.load_policy(agent)
 
         def check(spec) -> None:
-            features = [name for name, _ in families.of(spec).observation_features]
-            checkpoints.check_compatible(config, agent, spec.name, features)
+            family = families.of(spec)
+            features = [name for name, _ in family.observation_features]
+            checkpoints.check_compatible(config, agent, spec.name, features,
+                                         family.env_class.default_config()["observation"])
 
         actor = networks.deterministic_actor(policy)  # = policy.predict(obs, deterministic=True)[0], faster
         return LoadedPolicy(agent, checkpoints.agent_hash(agent), lambda env, obs: actor(obs), check_scenario=check)
@@ -98,7 +86,8 @@ def load_policy(agent: str) -> LoadedPolicy:
                             lambda env, obs: expert.act(env))
     if agent == "random":
         policy = RandomPolicy()
-        return LoadedPolicy(agent, _hash("random", "v1"), policy.act, policy.reset)
+        return LoadedPolicy(agent, keys.content_key({"random": keys.code_key(RandomPolicy.__module__)}), policy.act,
+                            policy.reset)
     if agent.endswith(".zip"):
         return _sb3_model(agent)
     module_name, sep, attr = agent.rpartition(":")
@@ -115,14 +104,16 @@ def load_policy(agent: str) -> LoadedPolicy:
 
 
 def _module_code_key(name: str, module) -> str:
-    """What defines a module policy's code (core/keys.py): a file.py, with the modules it imports from its own
-    folder; a drivebench module, with its closure; another module, with its closure within its own top-level
-    package; the source text where there is no file to read."""
+    """What defines a module policy's code (core/keys.py): a file.py, or a top-level module (no dot) that is a
+    file, with the modules it imports from its own folder; a drivebench module, with its closure; a module of a
+    package, with its closure within its own top-level package; the source text where there is no file to read."""
     if name.endswith(".py"):
         return keys.file_key(name)
     if name.split(".")[0] == keys.PACKAGE and keys.module_file(name):
         return keys.code_key(name)
     file = getattr(module, "__file__", None)
+    if file and file.endswith(".py") and "." not in name and Path(file).name != "__init__.py":
+        return keys.file_key(file)  # its neighbours are what `from helpers import ...` finds beside it
     if file and file.endswith(".py"):
         try:
             return keys.module_key(name, file)
@@ -133,7 +124,8 @@ def _module_code_key(name: str, module) -> str:
 
 def _import(name: str):
     """A module by dotted name, or by file path when `name` ends in .py (imported under a name from its hash,
-    so two files of one name do not collide)."""
+    so two files of one name do not collide), with the file's folder first on sys.path while it executes: its own
+    imports find the neighbours `keys.file_key` hashes, not same-named modules of the working directory."""
     if not name.endswith(".py"):
         return importlib.import_module(name)
     path = Path(name).resolve()
@@ -145,11 +137,16 @@ def _import(name: str):
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    folder = str(path.parent)
+    sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
     except BaseException:
         del sys.modules[module_name]
         raise
+    finally:
+        if folder in sys.path:
+            sys.path.remove(folder)  # the first occurrence: the one inserted above, unless the module moved it
     return module
 
 

@@ -1,5 +1,14 @@
 """Interval estimates for reports, after rliable (Agarwal et al., 2021): percentile bootstrap confidence
-intervals, the interquartile mean (IQM) and its stratified bootstrap over (runs x tasks) score matrices.
+intervals, Wilson intervals for rates, and rliable's aggregates of (runs x tasks) score matrices (the mean of
+task means, the interquartile mean (IQM), the probability of improvement) with its stratified bootstrap.
+
+The aggregates' point estimates are rliable's own functions (`rliable.metrics`). The resampling is done here,
+vectorized over the resamples, because `rliable.library` (its `StratifiedBootstrap`, `get_interval_estimates`)
+cannot be used with this stack: it imports `arch`, whose only releases rliable 1.2.0 accepts (< 8) fail to
+import under pandas 3, and its resampling draws from numpy's global random state whatever `random_state` says.
+The resampling is rliable's scheme: runs drawn with replacement independently within each task (for the
+probability of improvement, each algorithm's runs independently), percentile intervals; tests check the
+vectorized aggregates against rliable's on the same resamples.
 
 Every function is deterministic for its `seed` (an explicit `np.random.default_rng(seed)`), and refuses
 empty inputs and NaNs rather than returning a NaN that would look like a result.
@@ -11,6 +20,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from rliable import metrics as rliable_metrics
 from scipy.stats import norm, trim_mean
 
 
@@ -54,31 +64,80 @@ def rate_ci(flags, *, confidence: float = 0.95) -> Estimate:
 
 def iqm(values) -> float:
     """Interquartile mean: the mean of the middle 50% of all values (of the flattened array)."""
-    return float(trim_mean(_checked(values).ravel(), 0.25))
+    return float(rliable_metrics.aggregate_iqm(_checked(values).ravel()))
+
+
+AGGREGATES: dict[str, Callable[[np.ndarray], float]] = {
+    "mean": rliable_metrics.aggregate_mean,
+    "iqm": rliable_metrics.aggregate_iqm,
+}
+"""rliable's aggregates of a (runs x tasks) matrix: the mean of the task means (every task weighted equally),
+and the IQM of all its values."""
+
+
+def aggregate(scores, statistic: str) -> np.ndarray:
+    """AGGREGATES[statistic] of (..., runs, tasks) arrays at once, over the last two axes (tests check it equals
+    rliable's on each matrix)."""
+    x = np.asarray(scores, float)
+    if statistic == "mean":
+        return x.mean(axis=-2).mean(axis=-1)
+    if statistic == "iqm":
+        return trim_mean(x.reshape(*x.shape[:-2], -1), 0.25, axis=-1)
+    raise ValueError(f"unknown aggregate {statistic!r}; known: {', '.join(AGGREGATES)}")
+
+
+def stratified_ci(scores, statistic: str = "mean", *, over: str = "runs", n_boot: int = 2000,
+                  confidence: float = 0.95, seed: int = 0) -> Estimate:
+    """rliable's aggregate `statistic` ("mean" or "iqm") of a score matrix with its stratified percentile
+    bootstrap: each resample draws the rows with replacement independently within each task (column).
+
+    over="runs": `scores` is (runs x tasks), one score per training run and task, as rliable takes it.
+    over="episodes": `scores` is the (episodes x tasks) matrix of ONE run (the same seeds in every task); the
+    statistic is of its (1 x tasks) row of task means, and the bootstrap resamples episodes within tasks, so the
+    interval says how much the episodes drawn matter, not the training run. All resamples are drawn at once:
+    memory grows as n_boot x rows x tasks x 16 bytes."""
+    if statistic not in AGGREGATES:
+        raise ValueError(f"unknown aggregate {statistic!r}; known: {', '.join(AGGREGATES)}")
+    if over not in ("runs", "episodes"):
+        raise ValueError(f"over must be 'runs' or 'episodes', got {over!r}")
+    x = _checked(scores, ndim=2)
+    _check_settings(n_boot, confidence)
+    rows, tasks = x.shape
+    rng = np.random.default_rng(seed)
+    resamples = x[rng.integers(0, rows, (n_boot, rows, tasks)), np.arange(tasks)]  # (n_boot, rows, tasks)
+    if over == "episodes":
+        x, resamples = x.mean(axis=0, keepdims=True), resamples.mean(axis=1, keepdims=True)
+    return _interval(float(AGGREGATES[statistic](x)), aggregate(resamples, statistic), confidence)
 
 
 def iqm_ci(score_matrix, *, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0) -> Estimate:
-    """IQM of a (runs x tasks) score matrix with rliable's stratified percentile bootstrap: each resample draws
-    the runs with replacement independently within each task (column) and takes the IQM of the whole matrix.
-    All resamples are drawn at once: memory grows as n_boot x runs x tasks x 16 bytes."""
-    return _stratified(score_matrix, lambda m: trim_mean(m, 0.25, axis=1), n_boot, confidence, seed)
+    """IQM of a (runs x tasks) score matrix with rliable's stratified bootstrap (`stratified_ci`)."""
+    return stratified_ci(score_matrix, "iqm", n_boot=n_boot, confidence=confidence, seed=seed)
 
 
-def mean_ci(score_matrix, *, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0) -> Estimate:
-    """Mean of a (runs x tasks) matrix, every task weighted equally, with the same stratified bootstrap as
-    `iqm_ci`: the leaderboard's driving score over the suite's scenarios."""
-    return _stratified(score_matrix, lambda m: m.mean(axis=1), n_boot, confidence, seed)
-
-
-def _stratified(score_matrix, statistic, n_boot: int, confidence: float, seed: int) -> Estimate:
-    """`statistic` (of an (n, runs x tasks) array, row-wise) with a bootstrap resampling runs within tasks."""
-    scores = _checked(score_matrix, ndim=2)
+def probability_of_improvement(scores_x, scores_y, *, n_boot: int = 2000, confidence: float = 0.95,
+                               seed: int = 0) -> Estimate:
+    """rliable's probability of improvement of X over Y: for each task, the chance that a random run of X scores
+    above a random run of Y (ties count half: the Mann-Whitney U statistic over runs_x x runs_y), averaged over
+    tasks; 1.0 when every run of X beats every run of Y on every task, 0.5 for the same scores. `scores_x` is
+    (runs_x x tasks), `scores_y` (runs_y x tasks), the same tasks in the same order. The interval is rliable's
+    independent stratified bootstrap: the runs of X and of Y resampled separately within each task."""
+    x, y = _checked(scores_x, ndim=2), _checked(scores_y, ndim=2)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"probability_of_improvement: {x.shape[1]} tasks against {y.shape[1]}")
     _check_settings(n_boot, confidence)
     rng = np.random.default_rng(seed)
-    runs, tasks = scores.shape
-    resamples = scores[rng.integers(0, runs, (n_boot, runs, tasks)), np.arange(tasks)]  # (n_boot, runs, tasks)
-    boot = statistic(resamples.reshape(n_boot, -1))
-    return _interval(float(statistic(scores.reshape(1, -1))[0]), boot, confidence)
+    tasks = np.arange(x.shape[1])
+    xs = x[rng.integers(0, len(x), (n_boot, *x.shape)), tasks]
+    ys = y[rng.integers(0, len(y), (n_boot, *y.shape)), tasks]
+    return _interval(float(rliable_metrics.probability_of_improvement(x, y)), _improvement(xs, ys), confidence)
+
+
+def _improvement(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """rliable's probability of improvement of (..., runs_x, tasks) over (..., runs_y, tasks) arrays at once."""
+    diff = xs[..., :, None, :] - ys[..., None, :, :]  # (..., runs_x, runs_y, tasks)
+    per_task = ((diff > 0) + 0.5 * (diff == 0)).mean(axis=(-3, -2))
+    return per_task.mean(axis=-1)
 
 
 def expert_normalized(score, random_score, expert_score):

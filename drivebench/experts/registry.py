@@ -5,16 +5,20 @@ from __future__ import annotations
 from drivebench.errors import UnknownIdError
 from drivebench.scenarios import family as families
 
-EXPERTS = {e.id: e for f in families.all_families() for e in f.experts}
-"""Every family's experts by id (the families register before anything reads this: drivebench/__init__.py)."""
+
+def all_experts() -> dict:
+    """Every registered family's experts by id, computed from the families registered now (so a family registered
+    after this module was imported, e.g. by a plugin that imports it while registering, is included)."""
+    return {e.id: e for f in families.all_families() for e in f.experts}
 
 
 def get_expert(name: str):
     """`expert:tidy` or just `tidy`."""
     key = name if name.startswith("expert:") else f"expert:{name}"
-    if key not in EXPERTS:
-        raise UnknownIdError("expert", name, list(EXPERTS))
-    return EXPERTS[key]
+    experts = all_experts()
+    if key not in experts:
+        raise UnknownIdError("expert", name, list(experts))
+    return experts[key]
 
 
 def experts_for(spec) -> list:

@@ -1,9 +1,9 @@
 """`write_report`: the results database and the suite -> a report folder that opens from disk.
 
 The folder holds index.html (page.py), the figures (figures.py) and GIFs (gifs.py) it shows, and the tables
-behind them: leaderboard.md / .csv / .json, scenario_scores.csv (per entry and scenario), robustness.csv (the
-robustness curves' points) and episodes.csv (every official episode of the entries, one row each, without
-trajectories). It is written into a temporary folder beside the target and renamed over it at the end, so a
+behind them: leaderboard.md / .csv / .json, scenario_scores.csv (per entry and scenario, with its training runs'
+scores), robustness.csv (the robustness curves' points) and episodes.csv (every official episode of the entries'
+runs, one row each, without trajectories). It is written into a temporary folder beside the target and renamed over it at the end, so a
 reader sees the old report or the new one, never half of one, and a failed build leaves the old one in place.
 A figure or GIF that cannot be made is named on the page with the reason; the rest of the report is written.
 """
@@ -140,9 +140,12 @@ def _write_tables(folder: Path, db: ResultsDB, suite: Suite, rows: list[Row], en
          "rows": dicts}, indent=1) + "\n")
     _write_csv(folder / "leaderboard.csv", [_flat(d) for d in dicts], _flat_columns())
     _write_csv(folder / "scenario_scores.csv",
-               [{"entry": r.agent, "kind": r.kind, "scenario": scenario, **values}
+               [{"entry": r.agent, "kind": r.kind, "scenario": scenario,
+                 **{k: v for k, v in values.items() if k != "per_run"},
+                 **{f"per_run_{k}": json.dumps(v) for k, v in values["per_run"].items()}}
                 for r in rows for scenario, values in r.per_scenario.items()],
-               ["entry", "kind", "scenario", "driving_score", "success_rate", "offdist_driving_score"])
+               ["entry", "kind", "scenario", "runs", "driving_score", "success_rate", "offdist_driving_score",
+                "per_run_driving_score", "per_run_success_rate"])
     points = robustness_points(records, suite, order)
     _write_csv(folder / "robustness.csv", [dataclasses.asdict(p) for p in points],
                [f.name for f in dataclasses.fields(RobustnessPoint)])
@@ -159,13 +162,16 @@ def _flat_columns() -> list[str]:
 
 
 def _flat(row: dict) -> dict:
-    """A leaderboard row without per_scenario, each interval as two columns."""
+    """A leaderboard row without per_scenario, each interval as two columns (empty when there is none), a list
+    of per-run values as JSON text."""
     out = {}
     for key, value in row.items():
         if key == "per_scenario":
             continue
         if key.endswith("_ci"):
-            out[f"{key}_low"], out[f"{key}_high"] = value
+            out[f"{key}_low"], out[f"{key}_high"] = value if value is not None else (None, None)
+        elif isinstance(value, list):
+            out[key] = json.dumps(value)
         else:
             out[key] = value
     return out
@@ -180,10 +186,11 @@ def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
 
 def episodes_frame(db: ResultsDB, suite: Suite, entries: dict[str, dict]) -> pd.DataFrame:
     """The suite's episodes of the entries (official scenarios, conditions and seeds), one row each with the
-    entry's name first; an agent standing for two entries appears once per entry."""
+    entry's name and training run (0, 1, ...) first; an agent standing for two entries (or runs) appears once per
+    entry (and run)."""
     keys = []
     for name, entry in entries.items():
-        for scenario, (_, agent_hash) in entry["agents"].items():
+        for scenario, runs in entry["agents"].items():
             if scenario not in suite.scenarios:
                 continue
             for shift in suite.conditions:
@@ -191,13 +198,14 @@ def episodes_frame(db: ResultsDB, suite: Suite, entries: dict[str, dict]) -> pd.
                     spec_hash = leaderboard.scenario_hash(scenario, shift)
                 except DrivebenchError:
                     continue
-                keys.append({"entry": name, "agent_hash": agent_hash, "scenario": scenario,
-                             "scenario_hash": spec_hash, "shift": shift.name, "level": shift.level})
+                keys += [{"entry": name, "run": run, "agent_hash": agent_hash, "scenario": scenario,
+                          "scenario_hash": spec_hash, "shift": shift.name, "level": shift.level}
+                         for run, (_, agent_hash) in enumerate(runs)]
     frame = db.dataframe()
     on = ["agent_hash", "scenario", "scenario_hash", "shift", "level"]
+    columns = ["entry", "run", *frame.columns]
     if not keys:
-        return frame.iloc[:0].assign(entry=pd.Series(dtype=str))[["entry", *frame.columns]]
+        return frame.iloc[:0].assign(entry=pd.Series(dtype=str), run=pd.Series(dtype="int64"))[columns]
     merged = pd.DataFrame(keys).merge(frame, on=on, how="inner")
     merged = merged[merged["seed"].isin(suite.seeds)]
-    columns = ["entry", *frame.columns]
-    return merged[columns].sort_values(["entry", "scenario", "shift", "level", "seed"]).reset_index(drop=True)
+    return merged[columns].sort_values(["entry", "run", "scenario", "shift", "level", "seed"]).reset_index(drop=True)

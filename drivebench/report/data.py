@@ -2,7 +2,9 @@
 records the figures take (tracks on the map, failure points, robustness points). Pure apart from the reads.
 
 Conditions are the suite's (`Suite.conditions`); an entry's episodes on a scenario and condition are used only
-when all the suite's seeds are there (`leaderboard.entry_records`), as the leaderboard does.
+when all the suite's seeds are there (`leaderboard.entry_records`), as the leaderboard does. The figures draw each
+entry's first training run (run 0: its agent for the suite's first training seed); the leaderboard's rows and
+tables cover every run.
 """
 from __future__ import annotations
 
@@ -108,13 +110,14 @@ def entry_order(rows: Sequence[Row]) -> list[str]:
 
 
 def load_records(db: ResultsDB, suite: Suite, entries: dict[str, dict]) -> Records:
-    """Every complete (entry, scenario, condition) group of the suite's episodes (`ResultsDB.entries()` form)."""
+    """Every complete (entry, scenario, condition) group of the suite's episodes of each entry's first training
+    run (`ResultsDB.entries()` form)."""
     out: Records = {}
     for name, entry in entries.items():
         for scenario in suite.scenarios:
-            if scenario not in entry["agents"]:
+            if not entry["agents"].get(scenario):
                 continue
-            _, agent_hash = entry["agents"][scenario]
+            _, agent_hash = entry["agents"][scenario][0]
             for shift in suite.conditions:
                 try:
                     records = leaderboard.entry_records(db, suite, agent_hash, scenario, shift)

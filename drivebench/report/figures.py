@@ -107,10 +107,12 @@ def score_bars(rows: Sequence[Row], path: Path | str, *, colours: Mapping[str, s
         ax.set_xlabel(f"{label} (0-100)", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
         ax.tick_params(labelsize=8)
-    axes[0].set_yticks(y, [r.agent + ("" if r.complete else " (incomplete)") for r in rows])
+    axes[0].set_yticks(y, [r.agent + ("" if r.complete else " (incomplete)") + f" ({r.runs} run{'s' * (r.runs > 1)})"
+                           for r in rows])
     if not rows:
         axes[0].text(50, 0, "no entries", ha="center", va="center")
-    fig.suptitle("Driving score per entry; whiskers: 95% stratified bootstrap interval", fontsize=10)
+    fig.suptitle("Driving score per entry; whiskers: 95% stratified bootstrap interval over training runs "
+                 "(one-run entries: over episodes)", fontsize=10)
     return _save(fig, path)
 
 

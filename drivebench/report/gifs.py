@@ -119,7 +119,8 @@ def _first_failure(records: Records, entries: dict[str, dict], name: str, scenar
             why = (f"{m.termination.replace('_', ' ')} after {m.duration:.1f} s, "
                    f"{100 * m.route_completion:.0f}% of the route done"
                    + ("; the expert arrived from the same start" if expert is not None else ""))
-            return GifRequest(name, entries[name]["agents"][scenario][0], scenario, shift, record.seed, why)
+            agent = entries[name]["agents"][scenario][0][0]  # the first training run's, which the records are of
+            return GifRequest(name, agent, scenario, shift, record.seed, why)
     return None
 
 

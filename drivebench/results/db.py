@@ -5,8 +5,9 @@ Schema (records.SCHEMA_VERSION). Table `episodes`: `key`, the sha256 of the reco
 field (bool and int as INTEGER, float as REAL with NaN stored as NULL, str as TEXT); invalid_reason; the
 trajectory as a BLOB (`encode_trajectory`); provenance: package versions (JSON), the repository's git revision,
 the schema version and the UTC time the row was written. Table `meta` holds the schema version: a file of
-another version is refused, never migrated. Table `entries` maps each leaderboard entry (bc, expert, a
-submission's name) to the agent that drives each scenario for it; the leaderboard is computed from the two.
+another version is refused, never migrated. Table `entries` (its own version, ENTRIES_VERSION, in `meta`) maps
+each leaderboard entry (bc, expert, a submission's name) to the agents that drive each scenario for it, one per
+training run; the leaderboard is computed from the two.
 
 Writes: each `add` is one transaction of INSERT OR IGNORE, so evaluating again adds only what is missing, and a
 process killed mid-run leaves exactly the rows of its completed `add` calls. WAL mode lets a report read while
@@ -72,9 +73,14 @@ SCALAR_COLUMNS = tuple(name for name, _ in COLUMNS if name != "trajectory")
 """Every column but the trajectory blob: the columns of `ResultsDB.dataframe`."""
 
 ENTRIES_TABLE = """CREATE TABLE IF NOT EXISTS entries (
-    name TEXT NOT NULL, scenario TEXT NOT NULL, agent TEXT NOT NULL, agent_hash TEXT NOT NULL,
-    kind TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (name, scenario))"""
-"""The `entries` table: which agent (id and hash) stands for each leaderboard entry on each scenario."""
+    name TEXT NOT NULL, scenario TEXT NOT NULL, run INTEGER NOT NULL, agent TEXT NOT NULL,
+    agent_hash TEXT NOT NULL, kind TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (name, scenario, run))"""
+"""The `entries` table: which agent (id and hash) stands for each leaderboard entry on each scenario in each of
+its training runs (run 0, 1, ...; a baseline or a one-policy submission has run 0 only)."""
+
+ENTRIES_VERSION = 2
+"""Version of the `entries` table, in `meta` as `entries_version`. 1 (no `run` column: one agent per scenario) is
+refused like another episode schema; the episodes table does not depend on it, so its rows keep their keys."""
 
 _KEY_CHUNK = 500  # keys per `IN (...)` query, below SQLite's limit on bound parameters
 
@@ -142,7 +148,7 @@ class ResultsDB:
                 elif row[0] != str(SCHEMA_VERSION):
                     raise DrivebenchError(f"{self.path}: results database of schema version {row[0]}, this "
                                           f"drivebench uses version {SCHEMA_VERSION}; {advice}")
-                self._conn.execute(ENTRIES_TABLE)
+                self._check_entries(advice)
                 found = [r[1] for r in self._conn.execute("PRAGMA table_info(episodes)")]
                 if found != [name for name, _ in COLUMNS]:
                     raise DrivebenchError(f"{self.path}: the episodes table has other columns than this drivebench "
@@ -151,6 +157,22 @@ class ResultsDB:
             raise  # locked, read-only, disk full: not a question of the file's contents
         except sqlite3.DatabaseError as exc:
             raise DrivebenchError(f"{self.path}: not a results database ({exc}); {advice}") from None
+
+    def _check_entries(self, advice: str) -> None:
+        """Create the entries table of ENTRIES_VERSION, or check that the file's is of it (inside `_open`'s
+        transaction). A file without the version key is of version 1 if it has an entries table already."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'entries_version'").fetchone()
+        version = row[0] if row else None
+        if version is None:
+            existing = self._conn.execute("PRAGMA table_info(entries)").fetchall()
+            version = "1" if existing else str(ENTRIES_VERSION)
+            if not existing:
+                self._conn.execute(ENTRIES_TABLE)
+                self._conn.execute("INSERT INTO meta VALUES ('entries_version', ?)", (str(ENTRIES_VERSION),))
+        if version != str(ENTRIES_VERSION):
+            raise DrivebenchError(f"{self.path}: results database whose leaderboard entries are of schema version "
+                                  f"{version} (one agent per scenario), this drivebench uses version "
+                                  f"{ENTRIES_VERSION} (one agent per scenario and training run); {advice}")
 
     def close(self) -> None:
         self._conn.close()
@@ -222,23 +244,31 @@ class ResultsDB:
         dtypes = {name: _DTYPES[kind] for name, kind in METRIC_TYPES.items() if kind in _DTYPES}
         return frame.astype({**dtypes, "level": "int64", "seed": "int64", "schema_version": "int64"})
 
-    def set_entry(self, name: str, kind: str, agents: dict[str, tuple[str, str]]) -> None:
+    def set_entry(self, name: str, kind: str, agents: dict[str, Sequence[tuple[str, str]]]) -> None:
         """Make `name` a leaderboard entry of `kind` (baseline, trained, submission) driven on each scenario by
-        the agent (id, hash) given for it: replaces every row the entry had, in one transaction."""
+        the agents (id, hash) given for it, one per training run (list index = run): replaces every row the
+        entry had, in one transaction."""
+        for scenario, runs in agents.items():
+            if isinstance(runs, tuple) and len(runs) == 2 and all(isinstance(v, str) for v in runs):
+                raise TypeError(f"set_entry: {scenario!r} needs a list of (agent, hash), one per training run; "
+                                f"got one pair {runs!r}")
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         with self._transaction():
             self._conn.execute("DELETE FROM entries WHERE name = ?", (name,))
-            self._conn.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)",
-                                   [(name, scenario, agent, agent_hash, kind, now)
-                                    for scenario, (agent, agent_hash) in sorted(agents.items())])
+            self._conn.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                   [(name, scenario, run, agent, agent_hash, kind, now)
+                                    for scenario, runs in sorted(agents.items())
+                                    for run, (agent, agent_hash) in enumerate(runs)])
 
     def entries(self) -> dict[str, dict]:
-        """{name: {"kind": ..., "created_at": ..., "agents": {scenario: (agent id, agent hash)}}}, by name."""
+        """{name: {"kind": ..., "created_at": ..., "agents": {scenario: [(agent id, agent hash), ...]}}}, by name;
+        each scenario's list holds one agent per training run, in run order."""
         out: dict[str, dict] = {}
         for name, scenario, agent, agent_hash, kind, created in self._conn.execute(
-                "SELECT name, scenario, agent, agent_hash, kind, created_at FROM entries ORDER BY name, scenario"):
+                "SELECT name, scenario, agent, agent_hash, kind, created_at FROM entries "
+                "ORDER BY name, scenario, run"):
             entry = out.setdefault(name, {"kind": kind, "created_at": created, "agents": {}})
-            entry["agents"][scenario] = (agent, agent_hash)
+            entry["agents"].setdefault(scenario, []).append((agent, agent_hash))
         return out
 
     def delete_entry(self, name: str) -> bool:

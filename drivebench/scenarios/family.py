@@ -7,6 +7,7 @@ never a family: they look the family up by the `family` field of a scenario file
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,17 @@ class Infractions:
 
 
 @dataclass(frozen=True)
+class Costs:
+    """Measured time of a scenario's work on the project's 2-core machine, two runs at a time (BENCHMARKS.md), for the
+    pipeline's time-left estimate and to start the longest training runs first."""
+
+    train_seconds: Mapping[str, float] = field(default_factory=dict)
+    """standard-preset training time of one run, by algorithm [s]; an algorithm not listed is assumed 60 s"""
+    episode_seconds: float = 0.1
+    """evaluation time of one episode in one worker [s]"""
+
+
+@dataclass(frozen=True)
 class Family:
     name: str
     """the `family` field of its scenario files"""
@@ -46,22 +58,29 @@ class Family:
     the agents learn from"""
     infractions: Callable[[Mapping[str, np.ndarray], np.ndarray, Any, float], Infractions]
     """(signals, poses, spec, dt) -> Infractions"""
+    drawing: str
+    """the module that draws it on the report's maps, imported only when a map is drawn (it needs matplotlib):
+    `bounds(spec) -> (xmin, xmax, ymin, ymax)` [m] and `draw(ax, spec)` on a matplotlib Axes"""
     shift_rewrites: Mapping[str, Callable[..., dict]] = field(default_factory=dict)
     """spec-rewriting shifts it supports: name -> rewrite(spec, **level params) -> spec data"""
     env_shifts: tuple[str, ...] = ("start_offset", "bump", "obs_noise")
     """env-wrapping shifts (eval/shifts.py) that apply to it"""
     describe: Callable[[Any], str] = lambda spec: ""
     """one line on the scenario's geometry for `drivebench scenarios show`"""
-    cost_kind: Callable[[Any], str] = lambda spec: "other"
-    """what sets a scenario's cost per step (pipeline's time estimates): e.g. curve, traffic, parking"""
-    bounds: Callable[[Any], tuple[float, float, float, float]] | None = None
-    """(xmin, xmax, ymin, ymax) of the road or lot [m], for maps"""
-    draw: Callable[[Any, Any], None] | None = None
-    """draw(ax, spec): the scenario's map under trajectories (matplotlib Axes)"""
+    costs: Callable[[Any], Costs] = lambda spec: Costs()
+    """what a scenario costs to train on and to evaluate (the pipeline's time estimates and job order)"""
     gif_crop: float = 1.0
     """share of the map a report GIF shows around the car (1: all of it)"""
     style: Any = None
     """its style-experiment hooks (styles/ asks them; None: no style experiment for this family)"""
+
+    def bounds(self, spec) -> tuple[float, float, float, float]:
+        """(xmin, xmax, ymin, ymax) of the scenario's road or lot [m], for maps."""
+        return importlib.import_module(self.drawing).bounds(spec)
+
+    def draw(self, ax, spec) -> None:
+        """The scenario's map under trajectories, on a matplotlib Axes."""
+        importlib.import_module(self.drawing).draw(ax, spec)
 
     @property
     def observation_features(self) -> tuple[tuple[str, str], ...]:

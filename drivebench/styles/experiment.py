@@ -26,7 +26,7 @@ import numpy as np
 
 from drivebench.agents import checkpoints, presets
 from drivebench.agents.train import ALGORITHMS, train, train_key
-from drivebench.data import store
+from drivebench.data import record, store
 from drivebench.errors import DrivebenchError
 from drivebench.eval import stats
 from drivebench.eval.harness import Request, evaluate_many
@@ -177,7 +177,7 @@ def _counts(values: list[str]) -> dict[str, int]:
 # ---------------------------------------------------------------------------------------------- inputs
 def style_demo_sets(scenario: str) -> dict[str, Path]:
     """style -> its demo folder, for every expert that drives the scenario. Raises DrivebenchError (naming the
-    fix) for fewer than two styles or a missing demo set."""
+    fix) for fewer than two styles or a missing or stale demo set (data/record.require_current)."""
     entry = registry.get(scenario)
     experts = experts_for(entry.spec)
     if len(experts) < 2:
@@ -192,6 +192,7 @@ def style_demo_sets(scenario: str) -> dict[str, Path]:
         if not (folder / store.MANIFEST_FILE).exists():
             raise DrivebenchError(f"no {expert.style.name} demos for {entry.name} in {folder.parent}; record them: "
                                   f"drivebench record --scenario {entry.name} --expert {expert.id}")
+        record.require_current(folder)
         out[expert.style.name] = folder
     return out
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from drivebench.agents import checkpoints, presets
+from drivebench.agents import checkpoints, presets, reward_rl
 from drivebench.agents.train import ALGORITHMS, train
 from drivebench.data.record import LEARNER_EPISODES
 from drivebench.errors import DrivebenchError
@@ -164,7 +164,7 @@ def test_a_pickle_is_never_unpickled(trained, tmp_path):
     copy = shutil.copytree(trained[("bc", "curve-gentle")].out, tmp_path / "agent")
     torch.save({"evil": _Evil()}, copy / checkpoints.WEIGHTS)
     config = json.loads((copy / checkpoints.CONFIG).read_text())
-    config["files"][checkpoints.WEIGHTS] = checkpoints._sha256(copy / checkpoints.WEIGHTS)
+    config["files"][checkpoints.WEIGHTS] = checkpoints.file_sha256(copy / checkpoints.WEIGHTS)
     (copy / checkpoints.CONFIG).write_text(json.dumps(config))
     with pytest.raises(DrivebenchError, match="does not unpickle"):
         checkpoints.load_policy(copy)
@@ -244,7 +244,7 @@ def test_ppo_on_airls_learned_reward(trained, tmp_path):
     assert result.usage.env_steps >= 512 and result.usage.expert_queries == 0 and result.usage.demo_episodes == 0
     records = evaluate(str(result.out), "curve-gentle", seeds=[1_000_000], workers=1, progress=False)
     assert records[0].metrics.termination != "invalid_action"
-    net, _ = checkpoints.load_reward_net(airl)
+    net, _ = reward_rl.load_reward_net(airl)
     obs = np.zeros((3, 28), np.float32)
     assert net.base.predict_processed(obs, np.zeros((3, 2), np.float32), obs, np.zeros(3, bool)).shape == (3,)
 
@@ -400,3 +400,94 @@ def test_no_preset_asks_for_more_demos_than_the_default_sets_hold(family):
     """The data layer records LEARNER_EPISODES for the agents without asking them: every preset must fit."""
     for preset in ("quick", "standard"):
         assert presets.most_demos(preset, family) <= LEARNER_EPISODES
+
+
+# ---------------------------------------------------------------------------------------------- staleness
+SMALL = {"demos": 2, "gradient_steps": 4, "batch_size": 32}
+"""A BC run of a few gradient steps: enough to write a checkpoint."""
+
+
+@pytest.fixture(scope="module")
+def fresh_demos(tmp_path_factory):
+    """Two parking-empty demos recorded by today's code (the shipped sets are re-recorded only by `drivebench run`)."""
+    from drivebench.data import record
+
+    return record.record("parking-empty", "tidy", episodes=2, root=tmp_path_factory.mktemp("demos"), progress=False)
+
+
+@pytest.fixture(scope="module")
+def small_run(fresh_demos, tmp_path_factory):
+    """A BC checkpoint trained on `fresh_demos` with a callback that only observes."""
+    return train("bc", "parking-empty", out=tmp_path_factory.mktemp("small") / "bc", demos=fresh_demos,
+                 preset="quick", overrides=SMALL, progress=False, callback=lambda progress: None)
+
+
+def test_training_refuses_stale_demos_naming_the_command_that_re_records_them(fresh_demos, tmp_path, monkeypatch,
+                                                                              code_copy, code_edits):
+    """After a simulator change, demos recorded by the old simulator are not trained on: the default set names
+    `drivebench run`, any other its own `drivebench record` command."""
+    from drivebench.data import record
+
+    monkeypatch.setenv("DRIVEBENCH_EXPERT_DATA", str(tmp_path / "data"))
+    record.record("parking-empty", "tidy", episodes=2, root=tmp_path / "data", progress=False)
+    code_copy.edit(record.env_module("parking-empty"), code_edits[0])
+    with pytest.raises(DrivebenchError, match=r"stale demos of parking-empty .*code.*`drivebench run`"):
+        train("bc", "parking-empty", out=tmp_path / "a", preset="quick", overrides=SMALL, progress=False)
+    with pytest.raises(DrivebenchError, match="drivebench record --scenario parking-empty --expert expert:tidy "
+                                              "--episodes 2 --seed 0") as err:
+        train("bc", "parking-empty", out=tmp_path / "b", demos=fresh_demos, preset="quick", overrides=SMALL,
+              progress=False)
+    assert str(fresh_demos) in str(err.value) and "drivebench run" not in str(err.value)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_run_whose_callback_never_stopped_it_records_its_train_key(small_run, fresh_demos, tmp_path):
+    from drivebench.agents.train import train_key
+
+    assert small_run.config["train_key"] == train_key("bc", "parking-empty", preset="quick", demos=fresh_demos,
+                                                      overrides=SMALL)
+    stopped = train("bc", "parking-empty", out=tmp_path / "stopped", demos=fresh_demos, preset="quick",
+                    overrides=SMALL, progress=False, callback=lambda progress: True)
+    assert stopped.config["train_key"] is None  # its weights are no full run's
+
+
+@pytest.mark.parametrize("package", ["torch", "stable-baselines3", "imitation", "numpy"])
+def test_the_train_key_covers_the_learning_libraries_versions(fresh_demos, upgrade, package):
+    from drivebench.agents.train import train_key
+
+    key = train_key("bc", "parking-empty", preset="quick", demos=fresh_demos)
+    upgrade("highway-env")  # the demos' business (their key), not the training's
+    assert train_key("bc", "parking-empty", preset="quick", demos=fresh_demos) == key
+    upgrade(package)
+    assert train_key("bc", "parking-empty", preset="quick", demos=fresh_demos) != key
+
+
+def test_agent_json_records_the_observation_and_another_one_is_refused(small_run, tmp_path):
+    """The checkpoint says which observation config it was trained on; a scenario whose default observation is
+    another is refused naming both; an agent.json written before the field existed reads as the default."""
+    assert small_run.config["observation"] == {"type": "ego"}
+    spec = registry.get("parking-empty").spec
+    load_policy(str(small_run.out)).check_scenario(spec)
+    other = shutil.copytree(small_run.out, tmp_path / "other")
+    config = json.loads((other / checkpoints.CONFIG).read_text())
+    (other / checkpoints.CONFIG).write_text(json.dumps({**config, "observation": {"type": "lidar", "rays": 8}}))
+    with pytest.raises(DrivebenchError, match=r'observation \{"rays": 8, "type": "lidar"\} and cannot drive '
+                                              r'parking-empty, whose observation is \{"type": "ego"\}'):
+        load_policy(str(other)).check_scenario(spec)
+    assert checkpoints.agent_hash(other) != checkpoints.agent_hash(small_run.out)
+    del config["observation"]
+    (other / checkpoints.CONFIG).write_text(json.dumps(config))
+    load_policy(str(other)).check_scenario(spec)
+    assert checkpoints.agent_hash(other) == checkpoints.agent_hash(small_run.out)
+
+
+def test_a_checkpoints_hash_covers_the_code_that_rebuilds_its_policy(small_run, code_copy, code_edits):
+    change, cosmetic = code_edits
+    before = checkpoints.agent_hash(small_run.out)
+    code_copy.edit("drivebench.agents.checkpoints", cosmetic)
+    assert checkpoints.agent_hash(small_run.out) == before
+    code_copy.edit("drivebench.agents.checkpoints", change)
+    changed = checkpoints.agent_hash(small_run.out)
+    assert changed != before
+    code_copy.edit("drivebench.agents.networks", change)  # in its closure
+    assert checkpoints.agent_hash(small_run.out) != changed

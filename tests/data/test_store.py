@@ -26,6 +26,7 @@ def test_round_trip_shapes_and_manifest(demos):
     assert manifest["scenario"]["spec_hash"] == registry.get("parking-empty").hash
     assert manifest["expert"]["id"] == "expert:tidy" and manifest["expert"]["style"]["name"] == "tidy"
     assert set(manifest["versions"]) >= {"highway-env", "gymnasium", "numpy"}
+    assert manifest["observation"] == {"type": "ego"}  # the env's declared observation config
     assert len(data.episodes) == 3
     for meta, ep in zip(manifest["episodes"], data.episodes):
         assert ep.seed == meta["seed"] and ep.termination == meta["termination"]
@@ -152,3 +153,29 @@ def test_a_demo_set_is_keyed_by_the_code_that_recorded_it(demos, code_copy, code
 def test_an_experts_code_change_makes_its_sets_stale(demos, code_copy, code_edits):
     code_copy.edit(type(record.get_expert("expert:tidy")).__module__, code_edits[0])
     assert record.stale_because(demos, "parking-empty", "expert:tidy") == "code"
+
+
+@pytest.mark.parametrize("package", ["highway-env", "gymnasium", "numpy"])
+def test_upgrading_the_simulators_packages_makes_the_sets_stale(demos, upgrade, package):
+    """highway-env holds most of the physics: demos recorded under another version of it (or of gymnasium or
+    numpy) are not today's; a learning library's upgrade changes no demo."""
+    key = record.demo_key("parking-empty", "expert:tidy")
+    upgrade("torch")
+    assert record.stale_because(demos, "parking-empty", "expert:tidy") is None
+    upgrade(package)
+    assert record.demo_key("parking-empty", "expert:tidy") != key
+    assert record.stale_because(demos, "parking-empty", "expert:tidy") == "third-party versions"
+
+
+def test_require_current_names_the_set_what_changed_and_the_command(demos, tmp_path, monkeypatch, code_copy,
+                                                                     code_edits):
+    assert record.require_current(demos) == store.read_manifest(demos)
+    default = record.record("parking-empty", "tidy", episodes=1, root=tmp_path, progress=False)
+    monkeypatch.setenv("DRIVEBENCH_EXPERT_DATA", str(tmp_path))  # so it is a default set
+    code_copy.edit(record.env_module("parking-empty"), code_edits[0])
+    with pytest.raises(DrivebenchError, match="stale demos of parking-empty by expert:tidy") as err:
+        record.require_current(demos)
+    assert str(demos) in str(err.value) and "code" in str(err.value) and "drivebench run" not in str(err.value)
+    assert "drivebench record --scenario parking-empty --expert expert:tidy --episodes 3 --seed 5" in str(err.value)
+    with pytest.raises(DrivebenchError, match="`drivebench run`"):
+        record.require_current(default)

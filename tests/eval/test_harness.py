@@ -169,6 +169,18 @@ def test_rows_are_keyed_by_the_spec_and_the_code_that_simulates_and_scores(tmp_p
         assert sorted(count_chunks) == sorted(seeds) and db.count() == 6
 
 
+@pytest.mark.parametrize("package", ["highway-env", "gymnasium", "numpy"])
+def test_rows_are_keyed_by_the_simulators_third_party_versions(upgrade, package):
+    """Upgrading highway-env (most of the physics), gymnasium or numpy makes the stored rows stop matching; a
+    learning library's upgrade does not (an agent's own identity says what it needs)."""
+    spec = registry.get("curve-gentle").spec
+    key = scenario_key(spec)
+    upgrade("torch")
+    assert scenario_key(spec) == key
+    upgrade(package)
+    assert scenario_key(spec) != key
+
+
 CHILD = """
 import sys
 from drivebench.eval.harness import evaluate

@@ -241,16 +241,56 @@ def test_an_experts_hash_covers_its_code(code_copy, code_edits):
 
 
 def test_a_policy_files_hash_covers_what_it_imports_from_its_folder(tmp_path, monkeypatch):
-    folder = tmp_path / "submission"
+    """A file policy imports its neighbours from its own folder, from any working directory and before a
+    same-named module there (the one its hash covers is the one it runs), and leaves sys.path as it was."""
+    folder, elsewhere = tmp_path / "submission", tmp_path / "elsewhere"
     folder.mkdir()
-    (folder / "helpers.py").write_text("GAIN = 0.0\n")
-    (folder / "policy.py").write_text("import numpy as np\nfrom helpers import GAIN\n\n\ndef act(obs):\n"
+    elsewhere.mkdir()
+    helpers = f"helpers_{uuid.uuid4().hex[:10]}"
+    (folder / f"{helpers}.py").write_text("GAIN = 0.0\n")
+    (elsewhere / f"{helpers}.py").write_text("GAIN = 9.0\n")  # a decoy where the command runs
+    (folder / "policy.py").write_text(f"import numpy as np\nfrom {helpers} import GAIN\n\n\ndef act(obs):\n"
                                       "    return np.array([GAIN, 0.0], np.float32)\n")
-    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.syspath_prepend(str(elsewhere))  # the working directory is on the path (python -m, a REPL)
+    path_before = list(sys.path)
     agent = f"{folder / 'policy.py'}:act"
-    before = load_policy(agent).agent_hash
-    (folder / "policy.py").write_text("# a comment\n" + (folder / "policy.py").read_text())
-    assert load_policy(agent).agent_hash == before
-    (folder / "helpers.py").write_text("GAIN = 0.5\n")
-    assert load_policy(agent).agent_hash != before
-    sys.modules.pop("helpers", None)
+    try:
+        policy = load_policy(agent)
+        assert policy.act(None, np.zeros(3))[0] == 0.0  # its folder's helpers, not the decoy
+        assert sys.path == path_before
+        before = policy.agent_hash
+        (folder / "policy.py").write_text("# a comment\n" + (folder / "policy.py").read_text())
+        assert load_policy(agent).agent_hash == before
+        (folder / f"{helpers}.py").write_text("GAIN = 0.5\n")
+        assert load_policy(agent).agent_hash != before
+    finally:
+        sys.modules.pop(helpers, None)
+
+
+def test_a_top_level_modules_hash_covers_the_modules_beside_it_that_it_imports(tmp_path, monkeypatch):
+    """`mypolicy:act` from a top-level module is hashed like a file policy: with what it imports from its folder
+    (`from helpers import GAIN`), though helpers is no part of a package of its own name."""
+    name, helpers = (f"{kind}_{uuid.uuid4().hex[:10]}" for kind in ("mypolicy", "helpers"))
+    (tmp_path / f"{helpers}.py").write_text("GAIN = 0.0\n")
+    (tmp_path / f"{name}.py").write_text(f"import numpy as np\nfrom {helpers} import GAIN\n\n\ndef act(obs):\n"
+                                         "    return np.array([GAIN, 0.0], np.float32)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        before = load_policy(f"{name}:act").agent_hash
+        (tmp_path / f"{helpers}.py").write_text("# a comment\nGAIN = 0.0\n")
+        assert load_policy(f"{name}:act").agent_hash == before
+        (tmp_path / f"{helpers}.py").write_text("GAIN = 0.5\n")
+        assert load_policy(f"{name}:act").agent_hash != before
+    finally:
+        sys.modules.pop(name, None)
+        sys.modules.pop(helpers, None)
+
+
+def test_the_random_agents_hash_covers_its_code(code_copy, code_edits):
+    change, cosmetic = code_edits
+    before = load_policy("random").agent_hash
+    code_copy.edit(RandomPolicy.__module__, cosmetic)
+    assert load_policy("random").agent_hash == before
+    code_copy.edit(RandomPolicy.__module__, change)
+    assert load_policy("random").agent_hash != before

@@ -4,6 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rliable import metrics as rliable_metrics
+
+from drivebench.eval import stats
 from drivebench.eval.stats import Estimate, bootstrap_ci, expert_normalized, iqm, iqm_ci, rate_ci
 
 
@@ -77,6 +80,54 @@ def test_iqm_ci_stratified_bootstrap():
     assert iqm_ci(constant_per_task) == Estimate(2.5, 2.5, 2.5)
     with pytest.raises(ValueError, match="2-D"):
         iqm_ci([1.0, 2.0])
+
+
+def test_the_vectorized_aggregates_are_rliables():
+    """The bootstrap's aggregates, computed for many resamples at once, equal rliable.metrics' on each matrix."""
+    rng = np.random.default_rng(5)
+    batch = rng.normal(50.0, 20.0, (6, 3, 7))  # 6 matrices of 3 runs x 7 tasks
+    batch[0, :, 0] = 10.0  # ties
+    for name, reference in stats.AGGREGATES.items():
+        assert reference is getattr(rliable_metrics, f"aggregate_{name}")
+        np.testing.assert_allclose(stats.aggregate(batch, name), [reference(m) for m in batch])
+    for _ in range(20):
+        x, y = rng.integers(0, 4, (rng.integers(1, 5), 3)), rng.integers(0, 4, (rng.integers(1, 5), 3))
+        assert stats._improvement(x, y) == pytest.approx(rliable_metrics.probability_of_improvement(x, y))
+
+
+def test_stratified_ci_over_runs_and_over_episodes():
+    scores = np.array([[60.0, 80.0], [70.0, 90.0], [20.0, 100.0]])  # 3 runs x 2 tasks
+    mean, iqm_est = stats.stratified_ci(scores), stats.stratified_ci(scores, "iqm")
+    assert mean.value == pytest.approx(70.0) and iqm_est.value == pytest.approx(75.0)
+    assert 50.0 <= mean.low < 70.0 < mean.high <= 85.0
+    assert stats.stratified_ci(scores, seed=3) == stats.stratified_ci(scores, seed=3)
+    same_runs = np.array([[60.0, 80.0]] * 3)
+    assert stats.stratified_ci(same_runs) == Estimate(70.0, 70.0, 70.0)  # no run variance, no interval
+    wider = stats.stratified_ci(np.array([[30.0, 80.0], [70.0, 90.0], [110.0, 70.0]]))
+    assert mean.high - mean.low < wider.high - wider.low
+    # one run's (episodes x tasks): the statistic of its task means; the episodes resampled within tasks
+    episodes = np.array([[0.0, 50.0], [100.0, 50.0], [50.0, 50.0], [50.0, 90.0]])
+    over_episodes = stats.stratified_ci(episodes, "iqm", over="episodes")
+    assert over_episodes.value == pytest.approx(rliable_metrics.aggregate_iqm(np.array([[50.0, 60.0]])))
+    assert over_episodes.low < over_episodes.value < over_episodes.high
+    with pytest.raises(ValueError, match="unknown aggregate"):
+        stats.stratified_ci(scores, "median")
+    with pytest.raises(ValueError, match="over must be"):
+        stats.stratified_ci(scores, over="tasks")
+
+
+def test_probability_of_improvement():
+    a = np.array([[90.0, 95.0], [91.0, 94.0]])
+    b = np.array([[50.0, 60.0], [55.0, 55.0], [60.0, 50.0]])
+    assert stats.probability_of_improvement(a, b) == Estimate(1.0, 1.0, 1.0)  # every run beats every run
+    assert stats.probability_of_improvement(b, a) == Estimate(0.0, 0.0, 0.0)
+    same = stats.probability_of_improvement(b, b.copy())
+    assert same.value == 0.5 and same.low < 0.5 < same.high
+    assert stats.probability_of_improvement(b, b, seed=1) == stats.probability_of_improvement(b, b, seed=1)
+    half = stats.probability_of_improvement(np.array([[60.0, 40.0]]), np.array([[50.0, 50.0]]))
+    assert half.value == 0.5  # better on one task, worse on the other
+    with pytest.raises(ValueError, match="2 tasks against 3"):
+        stats.probability_of_improvement(a, np.ones((2, 3)))
 
 
 def test_expert_normalized():

@@ -10,10 +10,12 @@ import pytest
 from drivebench.errors import UnknownIdError
 from drivebench.families.curve.experts import CURVE_STYLES, apex_offset, speed_profile
 from drivebench.families.parking.experts import PARKING_STYLES, ParkingExpert, plan
-from drivebench.experts.registry import EXPERTS, experts_for, get_expert
+from drivebench.experts.registry import all_experts, experts_for, get_expert
 from drivebench.scenarios import registry
 from drivebench.families.curve.env import CurveEnv
-from drivebench.scenarios.roads import build_centreline, build_lot, wrap_angle
+from drivebench.families.curve.geometry import build_centreline
+from drivebench.families.parking.geometry import build_lot
+from drivebench.scenarios.roads import wrap_angle
 from drivebench.families.curve.spec import CurveRoad
 from drivebench.scenarios.spec import parse_spec
 from drivebench.seeds import demo_seeds
@@ -40,15 +42,31 @@ def drive(env, expert, seed, perturb=None):
 
 # ---------------------------------------------------------------------------------------------- registry
 def test_expert_ids():
-    assert set(EXPERTS) == {f"expert:{n}" for n in [*CURVE_STYLES, *PARKING_STYLES]}
-    for key, expert in EXPERTS.items():
+    assert set(all_experts()) == {f"expert:{n}" for n in [*CURVE_STYLES, *PARKING_STYLES]}
+    for key, expert in all_experts().items():
         assert expert.id == key and expert.style.name == key.split(":")[1]
         assert expert.family in ("curve", "parking")
 
 
 @pytest.mark.parametrize("name", ["tidy", "expert:tidy"])
 def test_get_expert_accepts_both_spellings(name):
-    assert get_expert(name) is EXPERTS["expert:tidy"]
+    assert get_expert(name) is all_experts()["expert:tidy"]
+
+
+def test_a_family_registered_later_has_its_experts_found(monkeypatch):
+    """The expert table is computed when asked, not frozen when the registry was first imported: a family that
+    registers afterwards (a plugin importing experts.registry while it registers) has its experts found."""
+    from types import SimpleNamespace
+
+    from drivebench.scenarios import family as families
+
+    late = SimpleNamespace(id="expert:late", family="late", style=SimpleNamespace(name="late"))
+    monkeypatch.setitem(families._FAMILIES, "late", families.Family("late", object, object, (late,),
+                                                                   lambda *args: families.Infractions(), "nowhere"))
+    assert get_expert("late") is late and all_experts()["expert:late"] is late
+    monkeypatch.delitem(families._FAMILIES, "late")
+    with pytest.raises(UnknownIdError, match="late"):
+        get_expert("late")
 
 
 @pytest.mark.parametrize("name", ["tidyy", "expert:nobody", "", "expert:"])
@@ -105,7 +123,7 @@ def test_expert_succeeds(entry, expert):
 
 
 def test_every_expert_is_exercised():
-    assert {x.id for _, x in PAIRS} == set(EXPERTS)
+    assert {x.id for _, x in PAIRS} == set(all_experts())
 
 
 @pytest.mark.parametrize("scenario", ["curve-gentle", "curve-hairpin", "curve-s-bend"])

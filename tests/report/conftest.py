@@ -28,7 +28,7 @@ def results_db(tmp_path_factory, suite):
                 for scenario, agent in agents.items() for shift in suite.conditions]
     evaluate_many(requests, seeds=suite.seeds, workers=1, db=db, progress=False)
     for name, (kind, agents) in ENTRIES.items():
-        db.set_entry(name, kind, {s: (a, load_policy(a).agent_hash) for s, a in agents.items()})
+        db.set_entry(name, kind, {s: [(a, load_policy(a).agent_hash)] for s, a in agents.items()})
     yield db
     db.close()
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sqlite3
 from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
 
 from drivebench import leaderboard
+from drivebench.eval.policies import load_policy
 from drivebench.report import build, figures, write_report
 from drivebench.results.db import ResultsDB
 
@@ -80,7 +82,7 @@ def test_the_tables_hold_the_suite(report, results_db, suite):
     assert [r["agent"] for r in table] == ["expert", "random"]
     assert float(table[0]["driving_score_ci_low"]) <= float(table[0]["driving_score"])
     episodes = pd.read_csv(folder / "episodes.csv")
-    assert list(episodes.columns[:3]) == ["entry", "key", "agent"]
+    assert list(episodes.columns[:4]) == ["entry", "run", "key", "agent"]
     assert len(episodes) == 2 * len(suite.scenarios) * len(suite.conditions) * suite.episodes
     assert set(episodes["seed"]) == set(suite.seeds)
     scores = pd.read_csv(folder / "scenario_scores.csv")
@@ -88,6 +90,37 @@ def test_the_tables_hold_the_suite(report, results_db, suite):
     robustness = pd.read_csv(folder / "robustness.csv")
     assert len(robustness) == 2 * 2 * 4  # entries x families x start-offset levels 0-3
     assert robustness[robustness.entry == "random"].failure_rate.min() == 1.0
+
+
+def test_an_entry_of_two_training_runs_in_the_tables(tmp_path, results_db, suite):
+    """An entry whose two runs are agents already evaluated (the expert, then random): its runs reach every table,
+    the figures draw its first run."""
+    results_db._conn.execute("PRAGMA wal_checkpoint(FULL)")
+    copy = sqlite3.connect(tmp_path / "copy.db")
+    results_db._conn.backup(copy)
+    copy.close()
+    with ResultsDB(tmp_path / "copy.db") as db:
+        expert = db.entries()["expert"]["agents"]
+        db.set_entry("mixed", "submission", {s: [expert[s][0], ("random", load_policy("random").agent_hash)]
+                                             for s in suite.scenarios})
+        index = write_report(tmp_path / "run", db, suite, title="runs", run_info={}, gifs=False)
+    folder = index.parent
+    rows = {r["agent"]: r for r in json.loads((folder / "leaderboard.json").read_text())["rows"]}
+    assert rows["mixed"]["runs"] == 2 and rows["expert"]["runs"] == 1
+    assert rows["mixed"]["per_run_driving_score"] == pytest.approx([rows["expert"]["driving_score"],
+                                                                    rows["random"]["driving_score"]])
+    with (folder / "leaderboard.csv").open() as f:
+        table = {r["agent"]: r for r in csv.DictReader(f)}
+    assert table["mixed"]["runs"] == "2" and len(json.loads(table["mixed"]["per_run_driving_score"])) == 2
+    scores = pd.read_csv(folder / "scenario_scores.csv")
+    mixed = scores[scores.entry == "mixed"]
+    assert mixed.runs.tolist() == [2, 2] and all(len(json.loads(v)) == 2 for v in mixed.per_run_driving_score)
+    episodes = pd.read_csv(folder / "episodes.csv")
+    assert list(episodes.columns[:2]) == ["entry", "run"]
+    assert sorted(set(episodes[episodes.entry == "mixed"].run)) == [0, 1]
+    text = index.read_text()
+    assert Page(text).body_rows == 3 and "<td>1*</td>" in text and "<td>2</td>" in text
+    assert "could not be drawn" not in text
 
 
 def test_writing_again_replaces_the_folder(tmp_path, results_db, suite):

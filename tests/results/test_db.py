@@ -17,8 +17,8 @@ import pytest
 from drivebench.errors import DrivebenchError
 from drivebench.core.records import METRIC_FIELDS, SCHEMA_VERSION, EpisodeMetrics, EpisodeRecord, Outcome, Trajectory
 from drivebench.paths import REPO_ROOT
-from drivebench.results.db import (SCALAR_COLUMNS, ResultsDB, decode_trajectory, default_db_path, encode_trajectory,
-                                   episode_key)
+from drivebench.results.db import (ENTRIES_VERSION, SCALAR_COLUMNS, ResultsDB, decode_trajectory, default_db_path,
+                                   encode_trajectory, episode_key)
 
 KILL_BATCH, KILL_BATCHES = 10, 6
 
@@ -195,6 +195,27 @@ def test_other_schema_version_is_refused(tmp_path):
     with pytest.raises(DrivebenchError) as err:
         ResultsDB(path)
     assert str(path) in str(err.value) and "--db" in str(err.value) and "delete the file" in str(err.value)
+
+
+def test_an_entries_table_of_one_agent_per_scenario_is_refused(tmp_path):
+    """A database written before entries had training runs (no `run` column, no entries_version): the schema
+    version message, not a traceback."""
+    path = tmp_path / "old.db"
+    with ResultsDB(path) as db:
+        db.add([make_record()])
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE entries")
+        conn.execute("DELETE FROM meta WHERE key = 'entries_version'")
+        conn.execute("CREATE TABLE entries (name TEXT NOT NULL, scenario TEXT NOT NULL, agent TEXT NOT NULL, "
+                     "agent_hash TEXT NOT NULL, kind TEXT NOT NULL, created_at TEXT NOT NULL, "
+                     "PRIMARY KEY (name, scenario))")
+    conn.close()
+    with pytest.raises(DrivebenchError, match="entries are of schema version 1") as err:
+        ResultsDB(path)
+    assert str(path) in str(err.value) and "delete the file" in str(err.value)
+    with ResultsDB(tmp_path / "new.db") as db:  # a new file gets the current version
+        assert db._conn.execute("SELECT value FROM meta WHERE key = 'entries_version'").fetchone() == (
+            str(ENTRIES_VERSION),)
 
 
 def test_a_file_that_is_no_database_is_refused(tmp_path):

@@ -15,7 +15,7 @@ from drivebench.scenarios import registry
 from drivebench.families.curve.env import CurveEnv
 from drivebench.families.parking.env import RAY_COUNT, RAY_RANGE, ParkingEnv
 from drivebench.scenarios.envs import CAR_LENGTH, Termination
-from drivebench.scenarios.roads import lane_offsets
+from drivebench.families.curve.geometry import lane_offsets
 from drivebench.scenarios.spec import parse_spec
 
 ENTRIES = registry.entries()

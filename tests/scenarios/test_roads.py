@@ -1,4 +1,5 @@
-"""drivebench.scenarios.roads: centreline geometry and parking-lot layout against analytic values."""
+"""Geometry against analytic values: the kit (scenarios/roads.py), the curve family's centreline and the parking
+family's lot layout (families/<family>/geometry.py)."""
 from __future__ import annotations
 
 import itertools
@@ -7,17 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from drivebench.scenarios.roads import (
-    WALL_THICKNESS,
-    Rect,
-    body_lateral_extent,
-    build_centreline,
-    build_lot,
-    lane_offsets,
-    ray_distances,
-    rect_edges,
-    wrap_angle,
-)
+from drivebench.families.curve.geometry import build_centreline, lane_offsets
+from drivebench.families.parking.geometry import WALL_THICKNESS, build_lot
+from drivebench.scenarios.roads import Rect, body_lateral_extent, ray_distances, rect_edges, wrap_angle
 from drivebench.families.curve.spec import CurveRoad
 from drivebench.families.parking.spec import LotLayout
 

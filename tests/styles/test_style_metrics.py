@@ -8,6 +8,8 @@ import pytest
 
 from drivebench.data import store
 from drivebench.paths import REPO_ROOT
+from drivebench.families.curve import geometry as curve_geometry
+from drivebench.families.parking import geometry as parking_geometry
 from drivebench.scenarios import registry, roads
 from drivebench.scenarios.envs import CAR_LENGTH, CAR_WIDTH
 from drivebench.families.curve.styles import CENTRE_BAND, curve_signals
@@ -108,7 +110,7 @@ def test_the_goal_bay_is_not_another_bay(lot_geometry):
 
 def test_clearance_to_a_parked_car(parking_data):
     spec = parse_spec({**parking_data, "name": "lot", "lot": {"bays_per_row": 6, "walls": False}})
-    bay = roads.build_lot(spec.lot).bay("S1").rect
+    bay = parking_geometry.build_lot(spec.lot).bay("S1").rect
     car = roads.Rect(bay.x, bay.y, CAR_LENGTH, CAR_WIDTH, bay.heading)
     geometry = lot_geometry_for(spec, parked=(car,))
     # our car faces south in the neighbouring bay S2, 3.5 m east: gap = 3.5 - 2 x half width
@@ -148,7 +150,7 @@ def along(geometry, d_of_s, s_values, speed=10.0):
 def test_path_hugging_the_inside_of_a_right_curve(curve):
     spec, geometry = curve
     arc = geometry.centreline.pieces[1]
-    lane1 = roads.lane_offsets(spec.road)[1]  # the right lane's centre, +2 m
+    lane1 = curve_geometry.lane_offsets(spec.road)[1]  # the right lane's centre, +2 m
     inside = 0.8
     # in the right lane; on the arc shifted 0.8 m to the right (the inside of a right turn)
     s = np.arange(0.0, geometry.centreline.length, 1.0)

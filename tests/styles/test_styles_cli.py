@@ -93,6 +93,24 @@ def test_bad_input_names_the_fix(argv, words, tmp_path):
         assert word in str(info.value)
 
 
+def test_stale_style_demos_are_refused_naming_the_command(tmp_path, monkeypatch, code_copy, code_edits):
+    """The experiment compares styles recorded by today's simulator and experts: after a change, it names the set
+    and `drivebench run`, which re-records the default sets."""
+    from drivebench.data import record
+    from drivebench.experts.registry import experts_for
+    from drivebench.scenarios import registry
+    from drivebench.styles.experiment import style_demo_sets
+
+    monkeypatch.setenv("DRIVEBENCH_EXPERT_DATA", str(tmp_path))
+    experts = experts_for(registry.get("parking-styles").spec)
+    for expert in experts:
+        record.record("parking-styles", expert.id, episodes=1, root=tmp_path, progress=False)
+    assert set(style_demo_sets("parking-styles")) == {e.style.name for e in experts}
+    code_copy.edit(type(experts[-1]).__module__, code_edits[0])
+    with pytest.raises(DrivebenchError, match=r"stale demos of parking-styles .*`drivebench run`"):
+        style_demo_sets("parking-styles")
+
+
 def test_quick_run_on_a_curve(tmp_path, capsys):
     out = tmp_path / "curve"
     args = parse(["--scenario", "curve-s-bend", "--preset", "quick", "--algos", "bc", "--episodes", "2",

@@ -7,8 +7,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.patches import Polygon
 
+from drivebench.families.curve import geometry
 from drivebench.report.figures import CENTRE, EDGE, LINE, ROAD
-from drivebench.scenarios import roads
 
 
 def bounds(spec) -> tuple[float, float, float, float]:
@@ -17,14 +17,14 @@ def bounds(spec) -> tuple[float, float, float, float]:
     return points[:, 0].min(), points[:, 0].max(), points[:, 1].min(), points[:, 1].max()
 
 
-def _curve_line(centreline: roads.Centreline, d: float, step: float = 0.5) -> np.ndarray:
+def _curve_line(centreline: geometry.Centreline, d: float, step: float = 0.5) -> np.ndarray:
     """(n, 2) points at lateral offset d [m] along the whole centreline, every `step` [m]."""
     s = np.linspace(0.0, centreline.length, max(2, math.ceil(centreline.length / step) + 1))
     return np.array([centreline.point(float(v), d) for v in s])
 
 
 def _curve_edges(spec) -> tuple[np.ndarray, np.ndarray]:
-    centreline = roads.build_centreline(spec.road)
+    centreline = geometry.build_centreline(spec.road)
     half = spec.road.lanes * spec.road.lane_width / 2
     return _curve_line(centreline, -half), _curve_line(centreline, half)
 
@@ -32,7 +32,7 @@ def _curve_edges(spec) -> tuple[np.ndarray, np.ndarray]:
 def draw(ax: Axes, spec) -> None:
     """Road surface, edges, lane lines, lane centres and the end line."""
     road = spec.road
-    centreline = roads.build_centreline(road)
+    centreline = geometry.build_centreline(road)
     half = road.lanes * road.lane_width / 2
     left, right = _curve_line(centreline, -half), _curve_line(centreline, half)
     ax.add_patch(Polygon(np.vstack([left, right[::-1]]), closed=True, facecolor=ROAD, edgecolor="none", zorder=0))
@@ -41,7 +41,7 @@ def draw(ax: Axes, spec) -> None:
     for k in range(1, road.lanes):
         line = _curve_line(centreline, -half + k * road.lane_width)
         ax.plot(line[:, 0], line[:, 1], color=LINE, lw=0.8, ls=(0, (6, 5)), zorder=1)
-    for offset in roads.lane_offsets(road):
+    for offset in geometry.lane_offsets(road):
         line = _curve_line(centreline, float(offset))
         ax.plot(line[:, 0], line[:, 1], color=CENTRE, lw=0.6, ls=":", zorder=1)
     end = np.array([centreline.point(centreline.length, -half), centreline.point(centreline.length, half)])

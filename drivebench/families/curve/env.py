@@ -8,6 +8,7 @@ import numpy as np
 from highway_env.road.lane import LineType, StraightLane
 from highway_env.road.road import Road, RoadNetwork
 
+from drivebench.families.curve import geometry
 from drivebench.scenarios import roads
 from drivebench.scenarios.envs import (CAR_LENGTH, CAR_WIDTH, COMMON_SIGNALS, OFFROAD_TOLERANCE, FeatureObservation,
                                        ScenarioEnv, Termination)
@@ -79,9 +80,9 @@ class CurveEnv(ScenarioEnv):
 
     def build_geometry(self) -> None:
         road = self.scenario.road
-        self.centreline = roads.build_centreline(road)
+        self.centreline = geometry.build_centreline(road)
         self.half_width = road.lanes * road.lane_width / 2
-        self.lane_offsets = roads.lane_offsets(road)
+        self.lane_offsets = geometry.lane_offsets(road)
 
     def render_config(self) -> dict:
         return {"screen_width": 600, "screen_height": 400, "scaling": 3.0, "centering_position": [0.5, 0.5]}
@@ -89,7 +90,7 @@ class CurveEnv(ScenarioEnv):
     def build_network(self) -> RoadNetwork:
         """One highway-env lane per (segment, lane), following the centreline (StraightLane / fastsim.ArcLane)."""
         road = self.scenario.road
-        offsets = roads.lane_offsets(road)
+        offsets = geometry.lane_offsets(road)
         net = LaneNetwork()
         c, s, n = LineType.CONTINUOUS, LineType.STRIPED, road.lanes
         for i, piece in enumerate(self.centreline.pieces):
@@ -119,7 +120,7 @@ class CurveEnv(ScenarioEnv):
     def build_scene(self) -> None:
         spec, rng = self.scenario, self.np_random
         self.road = Road(network=self.build_network(), np_random=rng, record_history=False)
-        offsets = roads.lane_offsets(spec.road)
+        offsets = geometry.lane_offsets(spec.road)
         start = spec.start
         lane = int(rng.integers(spec.road.lanes)) if start.lane == "any" else start.lane
         s = rng.uniform(*start.position)

@@ -9,7 +9,7 @@ from functools import lru_cache
 import numpy as np
 
 from drivebench.experts import controllers as ctl
-from drivebench.scenarios.roads import Centreline, lane_offsets
+from drivebench.families.curve.geometry import Centreline, lane_offsets
 
 PROFILE_STEP = 1.0  # [m]
 COMMIT_TIME = 1.0  # [s] ahead that the lateral position decides which lane the car is in

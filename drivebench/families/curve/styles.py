@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from drivebench.families.curve import geometry
 from drivebench.families.curve.experts import CurveExpert, CurveStyle
 from drivebench.scenarios import roads
 from drivebench.scenarios.envs import CAR_LENGTH, CAR_WIDTH
@@ -40,9 +41,9 @@ QUICK_GRID = {"speed_factor": (0.6, 1.0), "apex_cut": (0.0, 0.8)}
 # ---------------------------------------------------------------------------------------------- geometry
 @dataclass(frozen=True, eq=False)
 class CurveGeometry:
-    centreline: roads.Centreline
+    centreline: geometry.Centreline
     lane_offsets: np.ndarray
-    """(lanes,) offset of each lane centre from the centreline, + right [m] (roads.lane_offsets)"""
+    """(lanes,) offset of each lane centre from the centreline, + right [m] (geometry.lane_offsets)"""
     half_width: float
     """half the road's width [m]"""
 
@@ -78,10 +79,10 @@ class CurveGeometry:
 
 def geometry_for(spec) -> CurveGeometry:
     road = spec.road
-    return CurveGeometry(roads.build_centreline(road), roads.lane_offsets(road), road.lanes * road.lane_width / 2)
+    return CurveGeometry(geometry.build_centreline(road), geometry.lane_offsets(road), road.lanes * road.lane_width / 2)
 
 
-def inside_offset(s: np.ndarray, lane_offset: np.ndarray, centreline: roads.Centreline) -> np.ndarray:
+def inside_offset(s: np.ndarray, lane_offset: np.ndarray, centreline: geometry.Centreline) -> np.ndarray:
     """(T + 1,) offset from the lane centre toward the inside of the curve at each step [m] (+ inside); NaN
     where the car is not on an arc. Lateral offsets are + right, and a right turn (curvature > 0) has its
     inside on the right."""
@@ -122,7 +123,7 @@ def speed_reference(spec) -> float:
 # ---------------------------------------------------------------------------------------------- figures
 def scene_extent(spec) -> tuple[float, float]:
     """Width and height [m] of what draw_scene shows."""
-    line = roads.build_centreline(spec.road)
+    line = geometry.build_centreline(spec.road)
     pts = np.array([line.point(s, 0.0) for s in np.linspace(0.0, line.length, 50)])
     margin = spec.road.lanes * spec.road.lane_width
     span = pts.max(axis=0) - pts.min(axis=0) + margin
@@ -131,12 +132,12 @@ def scene_extent(spec) -> tuple[float, float]:
 
 def draw_scene(ax, spec) -> None:
     """The road edges and lane lines, north up, equal axes."""
-    line = roads.build_centreline(spec.road)
+    line = geometry.build_centreline(spec.road)
     s = np.linspace(0.0, line.length, max(int(line.length), 2))
     half = spec.road.lanes * spec.road.lane_width / 2
     for d in (-half, half):
         ax.plot(*np.array([line.point(x, d) for x in s]).T, color="0.3", lw=1.0)
-    for d in roads.lane_offsets(spec.road)[:-1] + spec.road.lane_width / 2:
+    for d in geometry.lane_offsets(spec.road)[:-1] + spec.road.lane_width / 2:
         ax.plot(*np.array([line.point(x, d) for x in s]).T, color="0.6", lw=0.6, linestyle="--")
     ax.invert_yaxis()
     ax.set_aspect("equal")
@@ -171,7 +172,7 @@ def offset_figure(result, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     spec = result_spec(result)
-    line = roads.build_centreline(spec.road)
+    line = geometry.build_centreline(spec.road)
     cols, rows = 1 + len(result.config.algos), len(result.styles)
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.6 * rows), squeeze=False, sharey=True)
     room = spec.road.lane_width / 2

@@ -1,33 +1,21 @@
 """The parking family: a lot with an aisle and rows of bays, parked cars and walls; stop inside the goal bay.
 
-Files: spec.py (the scenario file's model), env.py (ParkingEnv and its observation types), experts.py (the
-path-tracking experts and their styles), metrics.py (occupied and other bays), draw.py (the map), styles.py (the
-style experiment's hooks).
+Files: spec.py (the scenario file's model), geometry.py (the lot layout), env.py (ParkingEnv and its observation
+types), experts.py (the path-tracking experts and their styles), metrics.py (occupied and other bays), draw.py (the
+map), styles.py (the style experiment's hooks).
 """
 from __future__ import annotations
 
-from drivebench.families.parking import metrics, styles
+from drivebench.families.parking import geometry, metrics, styles
 from drivebench.families.parking.env import ParkingEnv
 from drivebench.families.parking.experts import PARKING_STYLES, ParkingExpert
 from drivebench.families.parking.spec import ParkingScenario
-from drivebench.scenarios import family, roads
+from drivebench.scenarios import family
 
 
 def _describe(spec: ParkingScenario) -> str:
-    lot = roads.build_lot(spec.lot)
+    lot = geometry.build_lot(spec.lot)
     return f"lot: {lot.interior.length:.1f} m x {lot.interior.width:.1f} m, {len(lot.bays)} bays"
-
-
-def _bounds(spec):
-    from drivebench.families.parking import draw
-
-    return draw.bounds(spec)
-
-
-def _draw(ax, spec) -> None:
-    from drivebench.families.parking import draw
-
-    draw.draw(ax, spec)
 
 
 FAMILY = family.register(family.Family(
@@ -36,10 +24,10 @@ FAMILY = family.register(family.Family(
     env_class=ParkingEnv,
     experts=tuple(ParkingExpert(style) for style in PARKING_STYLES.values()),
     infractions=metrics.infractions,
+    drawing="drivebench.families.parking.draw",
     describe=_describe,
-    cost_kind=lambda spec: "parking",
-    bounds=_bounds,
-    draw=_draw,
+    costs=lambda spec: family.Costs({"bc": 28, "dagger": 50, "gail": 64, "airl": 52}, episode_seconds=0.05),
+    # session 7's standard run (BENCHMARKS.md)
     gif_crop=1.0,
     style=styles.HOOKS,
 ))

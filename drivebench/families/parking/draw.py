@@ -7,6 +7,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.patches import Polygon
 
+from drivebench.families.parking import geometry
 from drivebench.report.figures import EDGE, LINE, ROAD
 from drivebench.scenarios import roads
 from drivebench.scenarios.envs import CAR_LENGTH, CAR_WIDTH
@@ -14,14 +15,14 @@ from drivebench.scenarios.envs import CAR_LENGTH, CAR_WIDTH
 
 def bounds(spec) -> tuple[float, float, float, float]:
     """(xmin, xmax, ymin, ymax) of the lot and its walls [m]."""
-    lot = roads.build_lot(spec.lot)
+    lot = geometry.build_lot(spec.lot)
     points = np.vstack([r.corners() for r in (lot.interior, *lot.walls)])
     return points[:, 0].min(), points[:, 0].max(), points[:, 1].min(), points[:, 1].max()
 
 
 def draw(ax: Axes, spec) -> None:
     """Lot surface, walls, bays (the goal highlighted), the fixed parked cars."""
-    lot = roads.build_lot(spec.lot)
+    lot = geometry.build_lot(spec.lot)
     ax.add_patch(Polygon(lot.interior.corners(), closed=True, facecolor=ROAD, edgecolor="none", zorder=0))
     for wall in lot.walls:
         ax.add_patch(Polygon(wall.corners(), closed=True, facecolor=EDGE, edgecolor="none", zorder=1))

@@ -9,6 +9,7 @@ from highway_env.road.lane import LineType, StraightLane
 from highway_env.road.road import Road, RoadNetwork
 from highway_env.vehicle.objects import Landmark
 
+from drivebench.families.parking import geometry
 from drivebench.scenarios import roads
 from drivebench.scenarios.envs import (CAR_LENGTH, CAR_WIDTH, COMMON_SIGNALS, OFFROAD_TOLERANCE, FeatureObservation,
                                        ScenarioEnv, Termination)
@@ -65,7 +66,7 @@ class ParkingEnv(ScenarioEnv):
     )
 
     def build_geometry(self) -> None:
-        self.lot = roads.build_lot(self.scenario.lot)
+        self.lot = geometry.build_lot(self.scenario.lot)
         self.goal_bay = self.lot.bay(self.scenario.goal.bay)
 
     def render_config(self) -> dict:

@@ -11,7 +11,7 @@ import numpy as np
 
 from drivebench.experts.controllers import track_path
 from drivebench.experts.paths import Path, PathBuilder
-from drivebench.scenarios.roads import LotGeometry, build_lot
+from drivebench.families.parking.geometry import LotGeometry, build_lot
 
 END_CLEARANCE = 2.6  # a car centre this far from an end wall leaves its bumper clear of it [m]
 

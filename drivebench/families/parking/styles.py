@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from drivebench.families.parking import geometry
 from drivebench.eval import events
 from drivebench.families.parking.env import ParkingEnv
 from drivebench.families.parking.experts import ParkingExpert, ParkingStyle
@@ -51,7 +52,7 @@ QUICK_GRID = {"manoeuvre": ("forward", "reverse"), "turn_radius": (6.0, 13.0), "
 # ---------------------------------------------------------------------------------------------- geometry
 @dataclass(frozen=True)
 class ParkingGeometry:
-    lot: roads.LotGeometry
+    lot: geometry.LotGeometry
     goal_bay: str
     """the goal bay's id"""
     parked: tuple[roads.Rect, ...] = ()
@@ -97,7 +98,7 @@ class ParkingGeometry:
 
 def geometry_for(spec, parked: tuple[roads.Rect, ...] = ()) -> ParkingGeometry:
     """The lot, the goal bay and these parked cars (none: the lot as the spec alone gives it)."""
-    return ParkingGeometry(roads.build_lot(spec.lot), spec.goal.bay, tuple(parked))
+    return ParkingGeometry(geometry.build_lot(spec.lot), spec.goal.bay, tuple(parked))
 
 
 def episode_geometry(spec, seed: int) -> ParkingGeometry:
@@ -135,7 +136,7 @@ def candidate(params: Mapping) -> ParkingStyle:
 # ---------------------------------------------------------------------------------------------- figures
 def scene_extent(spec) -> tuple[float, float]:
     """Width and height [m] of what draw_scene shows: the lot's interior."""
-    box = roads.build_lot(spec.lot).interior
+    box = geometry.build_lot(spec.lot).interior
     return box.length, box.width
 
 
@@ -143,7 +144,7 @@ def draw_scene(ax, spec) -> None:
     """Walls, bay lines, the goal bay (green) and the fixed parked cars, north up, equal axes."""
     from matplotlib.patches import Polygon
 
-    lot = roads.build_lot(spec.lot)
+    lot = geometry.build_lot(spec.lot)
     for wall in lot.walls:
         ax.add_patch(Polygon(wall.corners(), closed=True, color="0.35"))
     for bay in lot.bays:
@@ -155,7 +156,7 @@ def draw_scene(ax, spec) -> None:
         car = roads.Rect(r.x, r.y, CAR_LENGTH, CAR_WIDTH, r.heading)
         ax.add_patch(Polygon(car.corners(), closed=True, color="0.55"))
     box = lot.interior
-    pad = roads.WALL_THICKNESS + 0.5
+    pad = geometry.WALL_THICKNESS + 0.5
     ax.set_xlim(box.x - box.length / 2 - pad, box.x + box.length / 2 + pad)
     ax.set_ylim(box.y + box.width / 2 + pad, box.y - box.width / 2 - pad)  # y south: north up
     ax.set_aspect("equal")
