@@ -41,6 +41,7 @@ def cmd_leaderboard(args) -> int:
 
     with ResultsDB(args.db) as db:
         rows = leaderboard.compute(db)
+        unscored = leaderboard.unscored_entries(db, rows)
     if args.json:
         print(json.dumps(leaderboard.as_dicts(rows), indent=2))
     elif args.markdown:
@@ -49,6 +50,10 @@ def cmd_leaderboard(args) -> int:
         print(leaderboard.as_html(rows))
     else:
         print(leaderboard.as_text(rows))
+    if unscored:
+        print(f"not shown: {', '.join(unscored)}: none of their episodes matches the current simulator and scoring "
+              "code; `drivebench run` re-scores its own entries, a submission must be submitted again",
+              file=sys.stderr)
     return 0
 
 

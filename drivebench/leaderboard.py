@@ -191,6 +191,13 @@ def entry_records(db: ResultsDB, suite: Suite, agent_hash: str, scenario: str,
         return None
 
 
+def unscored_entries(db: ResultsDB, rows: list[Row]) -> list[str]:
+    """Entries of the database that have no row: none of their episodes is current, because the simulator, the
+    scoring or the suite changed since they were scored (the episode keys cover that code: eval/keys.py).
+    `drivebench run` re-scores its own entries; a submission has to be submitted again."""
+    return sorted(set(db.entries()) - {r.agent for r in rows})
+
+
 def compute(db: ResultsDB, suite: Suite | None = None) -> list[Row]:
     """The leaderboard rows of every entry in the database, ranked, each with its probability of improving on
     the next one down."""

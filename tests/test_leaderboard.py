@@ -137,3 +137,21 @@ def test_set_entry_round_trips_runs_in_order(tmp_path):
 def test_narrowing_the_suite_checks_names():
     with pytest.raises(Exception, match="not in the official suite: nowhere"):
         leaderboard.official_suite().narrowed(["nowhere"])
+
+
+def test_an_entry_whose_episodes_are_no_longer_current_is_named_not_dropped(db_path, suite, capsys, monkeypatch,
+                                                                            tmp_path):
+    """After a simulator or scoring change no stored episode matches an old entry's keys: the leaderboard says so."""
+    import shutil
+
+    copy = tmp_path / "copy.db"
+    shutil.copy(db_path, copy)
+    with ResultsDB(copy) as db:
+        db.set_entry("old-submission", "submission", {s: [("x", "a hash no episode has")] for s in suite.scenarios})
+        rows = leaderboard.compute(db, suite)
+        assert leaderboard.unscored_entries(db, rows) == ["old-submission"]
+    monkeypatch.setattr(leaderboard, "official_suite", lambda: suite)
+    assert main(["leaderboard", "--db", str(copy)]) == 0
+    captured = capsys.readouterr()
+    assert "old-submission" not in captured.out
+    assert "not shown: old-submission: none of their episodes matches the current simulator" in captured.err
