@@ -42,9 +42,9 @@ def test_quick_run_end_to_end_then_resume(isolated, capsys, monkeypatch):
     seeds = {json.loads(c.read_text())["seed"]: str(c.parent) for c in checkpoints}
     with ResultsDB(isolated / "r.db") as db:
         stored = db.count()
-        # 2 baselines + the runs of bc x (2 seeds in distribution and under each off-distribution shift + 1 under
-        # each robustness one)
-        assert stored == (2 + runs) * ((1 + len(official.offdist)) * 2 + len(official.robustness) * 1)
+        # 2 baselines + the runs of bc x 2 seeds in distribution and under each off-distribution shift, and 1 seed
+        # under each robustness shift for each entry's first run only (3 entries)
+        assert stored == (2 + runs) * (1 + len(official.offdist)) * 2 + 3 * len(official.robustness) * 1
         assert [agent for agent, _ in db.entries()["bc-quick"]["agents"]["curve-gentle"]] == [
             seeds[seed] for seed in official.train_seeds[:runs]]
 
