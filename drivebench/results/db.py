@@ -123,10 +123,21 @@ class ResultsDB:
 
     def __init__(self, path: Path | str | None = None):
         self.path = Path(path) if path is not None else default_db_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+        if self.path.is_dir():
+            raise DrivebenchError(f"{self.path} is a folder; --db takes the path of a results database file, "
+                                  f"e.g. {self.path / 'results.db'}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise DrivebenchError(f"{self.path}: cannot open or create the results database ({exc}); give a "
+                                  "writable file path with --db") from None
         try:
             self._open()
+        except sqlite3.OperationalError as exc:
+            self._conn.close()
+            raise DrivebenchError(f"{self.path}: cannot use the results database ({exc}): is the file read-only, "
+                                  "locked by another process, or the disk full?") from None
         except BaseException:
             self._conn.close()
             raise

@@ -267,3 +267,12 @@ def test_writer_killed_inside_an_add_leaves_the_completed_adds(tmp_path):
         assert db.count() == 3 * KILL_BATCH  # the rows the fourth add had inserted were rolled back
         assert db.add(r for batch in kill_batches() for r in batch) == total - 3 * KILL_BATCH
         assert db.count() == total
+
+
+def test_a_folder_or_an_unwritable_path_as_the_database_is_one_clear_error(tmp_path):
+    with pytest.raises(DrivebenchError, match="is a folder; --db takes the path of a results database file"):
+        ResultsDB(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(DrivebenchError, match="cannot open or create the results database"):
+        ResultsDB(blocker / "sub" / "r.db")  # its parent would be a folder inside a file
