@@ -67,6 +67,10 @@ class Suite:
     algorithms: tuple[str, ...]
     train_seeds: tuple[int, ...] = (0,)
     """`drivebench run` trains every (algorithm, scenario) once per seed: the entries' training runs"""
+    demos: int = 50
+    """demos per scenario every algorithm trains on (equal data)"""
+    few_demos: int | None = None
+    """the few-demo condition's demos per scenario: each algorithm also enters as `<algo>-<few_demos>demos`"""
 
     @property
     def seeds(self) -> list[int]:
@@ -128,7 +132,7 @@ def official_suite() -> Suite:
                  robustness=tuple(parse_shift(s) for s in data["robustness"]),
                  robustness_episodes=data["robustness_episodes"],
                  baselines=tuple(data["baselines"]), algorithms=tuple(data["algorithms"]),
-                 train_seeds=tuple(data["train_seeds"]))
+                 train_seeds=tuple(data["train_seeds"]), demos=data["demos"], few_demos=data.get("few_demos"))
 
 
 @dataclass(frozen=True)
@@ -374,7 +378,9 @@ def as_markdown(rows: list[Row], suite: Suite | None = None) -> str:
               for values in frame.itertuples(index=False)]
     notes = "".join("\n" + note.replace("*", "\\*", 1) + "\n" for note in _notes(rows))
     return (f"Official suite v{suite.version}: {len(suite.scenarios)} scenarios x {suite.episodes} seeds, "
-            f"{len(suite.train_seeds)} training runs per algorithm; off-distribution: "
+            f"{len(suite.train_seeds)} training runs per algorithm, each on {suite.demos} demos per scenario"
+            + (f" (`-{suite.few_demos}demos` entries: on {suite.few_demos}, the few-demo condition)"
+               if suite.few_demos else "") + "; off-distribution: "
             f"{', '.join(map(str, suite.offdist))}. Scores 0-100 with 95% stratified bootstrap intervals over "
             f"runs and scenarios; P(improve): the probability that a run of the entry beats one of the next entry "
             f"down on a scenario.\n\n" + "\n".join(lines) + "\n" + notes)

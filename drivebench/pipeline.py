@@ -4,7 +4,9 @@ Every stage is keyed by content, so running again redoes only what changed:
 - demos are re-recorded only when missing or made by another scenario spec, expert style or code (the env's,
   the expert's, the rollout's: data/record.py);
 - every (algorithm, scenario) is trained once per training seed of the suite (suite.toml `train_seeds`; a smoke
-  run: the first SMOKE_TRAIN_RUNS), and the algorithm's entry holds one agent per (scenario, run);
+  run: the first SMOKE_TRAIN_RUNS), on the suite's `demos` per scenario (the same for every algorithm), and the
+  algorithm's entry holds one agent per (scenario, run); the few-demo condition (`few_demos`, standard runs only)
+  trains each again on that many demos, as the entry `<algo>-<few_demos>demos`;
 - a training run's checkpoint lives in `runs/agents/<preset>/<scenario>/<algo>-<key>`, where the key
   (agents/train.train_key) covers everything the result depends on (algorithm, resolved hyperparameters,
   scenario spec, demo data, seed and the code key of the training closure: the agents' code, the env, the
@@ -62,6 +64,8 @@ class TrainJob:
     preset: str
     seed: int
     """the training seed: one of the suite's `train_seeds`"""
+    demos: int
+    """demos of the scenario's default set it trains on (the suite's `demos`, or its `few_demos`)"""
     out: Path
     """the checkpoint folder: exists once trained"""
 
@@ -84,21 +88,27 @@ class RunResult:
     """episodes in the database for this run's entries"""
 
 
-def entry_name(algo: str, preset: str) -> str:
-    """The leaderboard name of an algorithm trained with a preset: `bc` for standard, `bc-quick` otherwise."""
-    return algo if preset == "standard" else f"{algo}-{preset}"
+def entry_name(algo: str, preset: str, demos: int | None = None) -> str:
+    """The leaderboard name of an algorithm trained with a preset: `bc` for standard, `bc-quick` otherwise; with
+    the few-demo condition's `demos`, `bc-4demos` (`bc-quick-4demos`)."""
+    name = algo if preset == "standard" else f"{algo}-{preset}"
+    return name if demos is None else f"{name}-{demos}demos"
 
 
-def train_key(algo: str, scenario: str, preset: str, seed: int = 0) -> str:
-    """What a training run of the pipeline depends on (agents/train.train_key, on the scenario's default demos)."""
-    return training.train_key(algo, scenario, preset=preset, seed=seed)
+def train_key(algo: str, scenario: str, preset: str, seed: int = 0, demos: int | None = None) -> str:
+    """What a training run of the pipeline depends on (agents/train.train_key, on the scenario's default demos,
+    `demos` of them; None: the preset's count)."""
+    return training.train_key(algo, scenario, preset=preset, seed=seed,
+                              overrides=None if demos is None else {"demos": demos})
 
 
-def train_jobs(suite: Suite, algos: list[str], preset: str, root: Path) -> list[TrainJob]:
-    """One training run per (algorithm, scenario, training seed of the suite); the folder's key covers the seed."""
-    return [TrainJob(algo, scenario, preset, seed,
-                     root / "agents" / preset / scenario / f"{algo}-{train_key(algo, scenario, preset, seed)[:16]}")
-            for algo in algos for scenario in suite.scenarios for seed in suite.train_seeds]
+def train_jobs(suite: Suite, algos: list[str], preset: str, root: Path, few_demos: bool = False) -> list[TrainJob]:
+    """One training run per (algorithm, scenario, training seed of the suite) on the suite's `demos`, and with
+    `few_demos` one more on its `few_demos`; the folder's key covers the seed and the demo count."""
+    counts = [suite.demos, *([suite.few_demos] if few_demos and suite.few_demos else [])]
+    return [TrainJob(algo, scenario, preset, seed, demos, root / "agents" / preset / scenario
+                     / f"{algo}-{train_key(algo, scenario, preset, seed, demos)[:16]}")
+            for demos in counts for algo in algos for scenario in suite.scenarios for seed in suite.train_seeds]
 
 
 def _train(job: TrainJob) -> Path:
@@ -106,7 +116,8 @@ def _train(job: TrainJob) -> Path:
     progress."""
     from drivebench.agents.train import train
 
-    return train(job.algo, job.scenario, out=job.out, preset=job.preset, seed=job.seed, progress=False).out
+    return train(job.algo, job.scenario, out=job.out, preset=job.preset, seed=job.seed,
+                 overrides={"demos": job.demos}, progress=False).out
 
 
 def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents: list[str] | None = None,
@@ -148,10 +159,11 @@ def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents:
         log(f"[2/5] demos {scenario}/{expert.removeprefix('expert:')}: {what}")
 
     root = runs_dir()
-    jobs = train_jobs(suite, algos, preset, root)
+    jobs = train_jobs(suite, algos, preset, root, few_demos=preset == "standard")
     todo = sorted((job for job in jobs if not (job.out / "agent.json").is_file()), key=lambda job: -job.estimate)
     train_s = sum(job.estimate for job in todo)
-    runs_of = {name: len(suite.train_seeds) if name in ALGORITHMS else 1 for name in chosen}
+    entries = _entries(suite, chosen, jobs, preset)
+    runs_of = {name: len(next(iter(by_scenario.values()))) for name, (_, by_scenario) in entries.items()}
     eval_s = _eval_estimate(suite, runs_of.values())
     log(f"[3/5] training {len(todo)} of {len(jobs)} agents ({len(jobs) - len(todo)} already trained; "
         f"{len(suite.train_seeds)} training runs per algorithm and scenario); "
@@ -165,7 +177,6 @@ def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents:
                 bar.set_postfix_str(f"{todo[index].algo} {todo[index].scenario} seed {todo[index].seed}")
 
     with ResultsDB(db_path) as db:
-        entries = _entries(suite, chosen, jobs, preset)
         for name, (kind, by_scenario) in entries.items():
             agents_hashes = {s: [(agent, load_policy(agent).agent_hash) for agent in runs]
                              for s, runs in by_scenario.items()}
@@ -199,17 +210,19 @@ def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents:
 
 def _entries(suite: Suite, chosen: list[str], jobs: list[TrainJob], preset: str) -> dict[str, tuple[str, dict]]:
     """{entry name: (kind, {scenario: [agent id of each training run]})} for this run: the baselines are
-    deterministic, one run; an algorithm has one checkpoint per training seed, in the suite's seed order."""
+    deterministic, one run; an algorithm has one checkpoint per training seed, in the suite's seed order, for the
+    suite's demo count and (as `<algo>-<n>demos`) the few-demo condition's."""
     out: dict[str, tuple[str, dict]] = {}
     for name in chosen:
         if name == "expert":
             out[name] = ("baseline", {s: [experts_for(registry.get(s).spec)[0].id] for s in suite.scenarios})
         elif name == "random":
             out[name] = ("baseline", {s: ["random"] for s in suite.scenarios})
-        else:
-            out[entry_name(name, preset)] = ("trained", {
+    for demos in dict.fromkeys(j.demos for j in jobs):  # the trained entries: the suite's demos, then the few
+        for name in (n for n in chosen if any(j.algo == n and j.demos == demos for j in jobs)):
+            out[entry_name(name, preset, None if demos == suite.demos else demos)] = ("trained", {
                 s: [str(j.out) for seed in suite.train_seeds for j in jobs
-                    if j.algo == name and j.scenario == s and j.seed == seed] for s in suite.scenarios})
+                    if (j.algo, j.scenario, j.seed, j.demos) == (name, s, seed, demos)] for s in suite.scenarios})
     return out
 
 

@@ -62,6 +62,27 @@ def test_train_key_follows_content(isolated):
     assert key != pipeline.train_key("bc", "curve-gentle", "standard")
     assert key != pipeline.train_key("dagger", "curve-gentle", "quick")
     assert key != pipeline.train_key("bc", "curve-gentle", "quick", seed=1)
+    assert key != pipeline.train_key("bc", "curve-gentle", "quick", demos=4)
+
+
+def test_every_algorithm_trains_on_the_suites_demos_and_the_few_demo_condition_adds_entries(isolated):
+    """Equal data: each job trains on the suite's `demos`, whatever its preset asks; the few-demo condition adds one
+    job per (algorithm, scenario, seed) on `few_demos`, which enters as `<algo>-<n>demos` beside the standard row."""
+    from drivebench.data.record import LEARNER_EPISODES
+
+    suite = leaderboard.official_suite().narrowed(["curve-gentle"])
+    assert suite.few_demos and suite.few_demos < suite.demos <= LEARNER_EPISODES  # the default sets hold them
+    standard = pipeline.train_jobs(suite, ["bc", "gail"], "quick", isolated)
+    assert {j.demos for j in standard} == {suite.demos}
+    both = pipeline.train_jobs(suite, ["bc", "gail"], "quick", isolated, few_demos=True)
+    assert both[:len(standard)] == standard and len(both) == 2 * len(standard)
+    few = both[len(standard):]
+    assert {j.demos for j in few} == {suite.few_demos} and not {j.out for j in few} & {j.out for j in standard}
+    entries = pipeline._entries(suite, ["random", "bc", "gail"], both, "standard")
+    assert list(entries) == ["random", "bc", "gail", f"bc-{suite.few_demos}demos", f"gail-{suite.few_demos}demos"]
+    assert entries[f"gail-{suite.few_demos}demos"][1]["curve-gentle"] == [
+        str(j.out) for j in few if j.algo == "gail"]
+    assert len(entries["bc"][1]["curve-gentle"]) == len(suite.train_seeds)
 
 
 def test_comments_in_the_agents_code_retrain_nothing_and_a_simulator_change_retrains(isolated, code_copy,
@@ -103,6 +124,7 @@ def test_bad_arguments_fail_before_any_work(isolated, kwargs, message):
 
 def test_entry_names():
     assert pipeline.entry_name("bc", "standard") == "bc" and pipeline.entry_name("gail", "quick") == "gail-quick"
+    assert pipeline.entry_name("bc", "standard", 4) == "bc-4demos"
 
 
 def test_a_smoke_run_defaults_to_fewer_seeds(isolated, monkeypatch):
@@ -117,3 +139,38 @@ def test_a_smoke_run_defaults_to_fewer_seeds(isolated, monkeypatch):
         pipeline.run(preset="quick", scenarios=["curve-gentle"], agents=["random"], db_path=isolated / "r.db",
                      progress=False)
     assert seen["seeds"] == leaderboard.official_suite().seeds[:pipeline.SMOKE_EPISODES]
+
+
+def _weights(folder) -> dict:
+    from drivebench.agents import checkpoints
+
+    policy, _ = checkpoints.load_policy(folder)
+    return {name: tensor.clone() for name, tensor in policy.state_dict().items()}
+
+
+def test_adversarial_weights_do_not_depend_on_workers_order_or_global_rng(isolated):
+    """The same GAIL/AIRL training seed gives the same weights bit for bit whether the runs go through one worker
+    (in this process, after the global random states were disturbed) or two worker processes, in either order."""
+    import random
+
+    import numpy as np
+    import torch
+
+    from drivebench.executors import make_executor
+
+    suite = leaderboard.official_suite().narrowed(["parking-empty"], train_runs=1)
+
+    def trained(root, workers: int, reverse: bool) -> dict:
+        jobs = pipeline.train_jobs(suite, ["gail", "airl"], "quick", root)
+        jobs = [dataclasses.replace(job, out=root / job.algo) for job in jobs]
+        with make_executor("local", workers) as executor:
+            list(executor.map_unordered(pipeline._train, [(job,) for job in (jobs[::-1] if reverse else jobs)]))
+        return {job.algo: _weights(job.out) for job in jobs}
+
+    random.seed(99), np.random.seed(99), torch.manual_seed(99)
+    one = trained(isolated / "one", workers=1, reverse=False)
+    two = trained(isolated / "two", workers=2, reverse=True)
+    for algo in ("gail", "airl"):
+        assert one[algo].keys() == two[algo].keys()
+        for name in one[algo]:
+            assert torch.equal(one[algo][name], two[algo][name]), (algo, name)

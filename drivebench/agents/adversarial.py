@@ -18,10 +18,11 @@ import time
 
 import gymnasium
 import numpy as np
+import torch
 from imitation.data import rollout, types
 from imitation.algorithms.adversarial.airl import AIRL
 from imitation.algorithms.adversarial.gail import GAIL
-from imitation.rewards.reward_nets import BasicRewardNet, BasicShapedRewardNet
+from imitation.rewards.reward_nets import BasicRewardNet, BasicShapedRewardNet, NormalizedRewardNet
 from imitation.util import networks as imitation_networks
 from imitation.util.networks import RunningNorm
 from seals.util import AbsorbAfterDoneWrapper
@@ -42,6 +43,25 @@ def reward_net(kind: str, observation_space, action_space, use_action: bool = Tr
     if kind == "gail":
         return BasicRewardNet(observation_space, action_space, normalize_input_layer=RunningNorm, **parts)
     return BasicShapedRewardNet(observation_space, action_space, normalize_input_layer=RunningNorm, **parts)
+
+
+def normalized(algorithm: type) -> type:
+    """`algorithm` (GAIL or AIRL) with the reward its generator sees standardized by running statistics
+    (imitation's NormalizedRewardNet over its RunningNorm, as imitation's tuned benchmark configs ask with
+    `normalize_output_layer`; in imitation 1.0.1 that setting reaches AIRL's reward but not GAIL's, whose
+    generator reads the logit transform around the net). A zero-mean reward removes GAIL's positive bonus for
+    every step survived, and a unit scale keeps PPO's advantages the same size as the discriminator sharpens. The
+    discriminator trains on its raw logits either way; AIRL's saved reward (`reward_test`) stays unnormalized."""
+
+    class Normalized(algorithm):
+        @property
+        def reward_train(self):
+            if "_normalized_reward" not in self.__dict__:  # built on first use: the trainer's __init__ asks for it
+                self._normalized_reward = NormalizedRewardNet(super().reward_train, RunningNorm)
+            return self._normalized_reward
+
+    Normalized.__name__ = f"Normalized{algorithm.__name__}"
+    return Normalized
 
 
 def absorbing(make_env, horizon: int):
@@ -65,6 +85,68 @@ def padded_transitions(demos, horizon: int) -> types.Transitions:
     return rollout.flatten_trajectories(out)
 
 
+def add_bc_loss(generator: PPO, demos: types.Transitions, batch_size: int, weight: float,
+                rng: np.random.Generator) -> None:
+    """A BC term inside PPO's own update (DAPG's, Rajeswaran et al. 2018; GAIL + BC, Jena et al. 2020): before each
+    of PPO's optimizer steps, `weight` x the negative log-likelihood of a minibatch of demo actions adds its gradient
+    to PPO's, and the sum is clipped to PPO's max_grad_norm. The policy moves where the discriminator's reward
+    leads only as far as the demos' actions allow, at the cost of one more forward and backward pass per PPO
+    minibatch (a separate BC phase of as many steps costs ~10x more: bc_steps_per_round)."""
+    policy, optimizer = generator.policy, generator.policy.optimizer
+    batches = ShuffledBatchesForever(demos, min(batch_size, len(demos)), rng)
+    step = optimizer.step
+
+    def step_with_bc(*args, **kwargs):
+        batch = next(batches)
+        loss = -weight * policy.get_distribution(batch["obs"]).log_prob(batch["acts"]).mean()
+        if loss.requires_grad:  # not while the critic warms up: the actor is frozen then
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(policy.parameters(), generator.max_grad_norm)
+        return step(*args, **kwargs)
+
+    optimizer.step = step_with_bc
+
+
+class ShuffledBatchesForever:
+    """common.ShuffledBatches of (obs, acts), pass after pass."""
+
+    def __init__(self, data: types.Transitions, batch_size: int, rng: np.random.Generator):
+        self.batches = common.ShuffledBatches(data, batch_size, rng, fields=("obs", "acts"))
+        self.current = iter(self.batches)
+
+    def __next__(self) -> dict:
+        batch = next(self.current, None)
+        if batch is None:
+            self.current = iter(self.batches)
+            batch = next(self.current)
+        return batch
+
+
+class WeightAverage:
+    """The running mean of a policy's weights over the rounds it is given (stochastic weight averaging, Izmailov et
+    al. 2018; iterate averaging against a GAN's oscillation, Yazici et al. 2019). The generator does not converge
+    to a point: measured on parking-reverse, one training run's success on 10 seeds went 0.8, 0.0, 0.7, 0.8, 0.0,
+    0.8, 0.3 ... from round to round, so its last iterate is a draw from that cycle. Every iterate is a fine-tune
+    of the same BC warm start, so their mean is a policy near all of them."""
+
+    def __init__(self):
+        self.policy, self.count = None, 0
+
+    def add(self, policy: ActorCriticPolicy) -> ActorCriticPolicy:
+        """Fold `policy`'s current weights into the mean; returns the averaged policy (a separate copy)."""
+        self.count += 1
+        if self.policy is None:  # a new policy of the same network (a deepcopy fails on the cached distribution)
+            self.policy = type(policy)(**policy._get_constructor_parameters())
+            self.policy.load_state_dict(policy.state_dict())
+            return self.policy
+        with torch.no_grad():
+            mine = self.policy.state_dict()
+            for name, value in policy.state_dict().items():
+                if value.is_floating_point():
+                    mine[name].mul_(1 - 1 / self.count).add_(value, alpha=1 / self.count)
+        return self.policy
+
+
 def actor_parameters(policy: ActorCriticPolicy) -> list:
     """The parameters only the action distribution uses (PPO's value net and shared input layer excluded)."""
     return [*policy.mlp_extractor.policy_net.parameters(), *policy.action_net.parameters(), policy.log_std]
@@ -85,14 +167,19 @@ def fit(*, kind: str, demos, make_env, expert, hp: dict, rng: np.random.Generato
                                                                                  mean, std),
                     n_steps=hp["n_steps"], batch_size=hp["ppo_batch_size"], n_epochs=hp["ppo_epochs"],
                     learning_rate=hp["ppo_learning_rate"], ent_coef=hp["ent_coef"], gamma=hp["gamma"],
+                    clip_range=hp["clip_range"], gae_lambda=hp["gae_lambda"], target_kl=hp["target_kl"] or None,
                     seed=seed, device="cpu", verbose=0)
     bc_steps = 0
     if hp["warm_start_bc"]:
         warm = bc.trainer(venv, demos, hp, rng, policy=generator.policy)
         bc.train(warm, hp["bc_gradient_steps"], hp["warm_start_lr_schedule"], progress)
         bc_steps = hp["bc_gradient_steps"]
+    if hp["bc_loss_weight"]:
+        add_bc_loss(generator, common.transitions(demos), hp["batch_size"], hp["bc_loss_weight"], rng)
     net = reward_net(kind, venv.observation_space, venv.action_space, hp["disc_use_action"])
     algorithm = GAIL if kind == "gail" else AIRL
+    if hp["normalize_reward"]:
+        algorithm = normalized(algorithm)
     demo_batch = min(hp["demo_batch_size"], sum(ep.steps for ep in demos))  # a demo or two may hold fewer
     per_round = hp["n_steps"] * hp["n_envs"]
     rounds = max(1, math.ceil(hp["env_steps"] / per_round))
@@ -108,7 +195,8 @@ def fit(*, kind: str, demos, make_env, expert, hp: dict, rng: np.random.Generato
                            demo_transitions=sum(ep.steps for ep in demos), demo_episodes=len(demos),
                            wall_time=time.perf_counter() - start)
 
-    done = 0
+    done, average = 0, WeightAverage() if hp["average_weights"] else None
+    final = generator.policy  # what the run returns: the last iterate, or the mean of the averaged rounds
     with tempfile.TemporaryDirectory(prefix="drivebench-log-") as logs:  # the logger's running means need one
         data = padded_transitions(demos, horizon) if horizon else common.transitions(demos)
         trainer = algorithm(demonstrations=common.ShuffledBatches(data, demo_batch, rng),
@@ -129,7 +217,9 @@ def fit(*, kind: str, demos, make_env, expert, hp: dict, rng: np.random.Generato
             if bc_per_round and not warming:  # a BC term on the generator: it stays near the demos' actions
                 bc.train(warm, bc_per_round, "constant", progress=False)
             trainer.logger.dump(trainer._global_step)
-            if callback is not None and callback(TrainProgress(done, rounds, generator.policy, usage(done))):
+            if average is not None and not warming:
+                final = average.add(generator.policy)
+            if callback is not None and callback(TrainProgress(done, rounds, final, usage(done))):
                 break
     venv.close()
-    return Fitted(generator.policy, usage(done), net if kind == "airl" else None)
+    return Fitted(final, usage(done), net if kind == "airl" else None)
