@@ -1,6 +1,8 @@
 """Reward first, then RL: does the reward AIRL learned train a fresh policy that drives?
 
-For every (scenario, training seed) it trains AIRL with `--preset`, then a fresh PPO policy from random weights
+For every (scenario, training seed) it trains AIRL with `--preset` (or, with `--airl-from RUNS`, takes the checkpoint
+`drivebench run` trained for that seed under RUNS/agents, found by its training key), then a fresh PPO policy from
+random weights
 on AIRL's unshaped reward (`drivebench train --algo ppo --reward-from AIRL_DIR`), and scores both in distribution on
 the first `--episodes` official seeds. Prints per-seed success (crashed / stuck / off-road counts) and the driving
 score, then the mean over seeds.
@@ -9,7 +11,7 @@ Resumable: checkpoints are kept in `--out/<scenario>/<algo>-<seed>` with their t
 `--out/results.db`.
 
     python benchmarks/reward_transfer.py [--scenarios parking-empty,curve-gentle] [--seeds 0,1,2] [--episodes 50]
-        [--preset standard] [--workers 2] [--out runs/reward_transfer] [--json]
+        [--preset standard] [--workers 2] [--out runs/reward_transfer] [--airl-from runs] [--json]
 """
 from __future__ import annotations
 
@@ -37,9 +39,21 @@ def trained(algo: str, scenario: str, seed: int, out: Path, preset: str, reward_
     return str(folder)
 
 
-def pair(scenario: str, seed: int, out: Path, preset: str) -> tuple[str, str]:
+def pipeline_airl(runs: Path, scenario: str, seed: int, preset: str) -> str:
+    """The AIRL checkpoint `drivebench run` trained for (scenario, seed) under `runs`, on the suite's demos."""
+    from drivebench import leaderboard, pipeline
+
+    demos = leaderboard.official_suite().demos
+    folder = runs / "agents" / preset / scenario / f"airl-{pipeline.train_key('airl', scenario, preset, seed, demos)[:16]}"
+    if not checkpoints.is_checkpoint(folder):
+        raise SystemExit(f"{folder}: no AIRL checkpoint of the current code there; run `drivebench run` first")
+    return str(folder)
+
+
+def pair(scenario: str, seed: int, out: Path, preset: str, airl_from: Path | None) -> tuple[str, str]:
     """AIRL, then PPO on its reward, for one (scenario, seed): one task, as the second needs the first."""
-    airl = trained("airl", scenario, seed, out, preset)
+    airl = pipeline_airl(airl_from, scenario, seed, preset) if airl_from else trained("airl", scenario, seed, out,
+                                                                                      preset)
     return airl, trained("ppo", scenario, seed, out, preset, reward_from=airl)
 
 
@@ -51,13 +65,16 @@ def main() -> None:
     parser.add_argument("--preset", default="standard")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("runs/reward_transfer"))
+    parser.add_argument("--airl-from", type=Path, default=None,
+                        help="a runs folder of `drivebench run` whose AIRL checkpoints to use instead of training")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON too")
     args = parser.parse_args()
     cells = [(s, int(k)) for s in args.scenarios.split(",") for k in args.seeds.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     folders = {}
     with make_executor("local", args.workers) as executor:
-        for index, (airl, ppo) in executor.map_unordered(pair, [(s, k, args.out, args.preset) for s, k in cells]):
+        for index, (airl, ppo) in executor.map_unordered(pair, [(s, k, args.out, args.preset, args.airl_from)
+                                                              for s, k in cells]):
             folders[cells[index]] = {"airl": airl, "ppo": ppo}
             print(f"trained {cells[index]}", flush=True)
     seeds = tuple(eval_seeds(args.episodes))

@@ -166,7 +166,8 @@ def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents:
     runs_of = {name: len(next(iter(by_scenario.values()))) for name, (_, by_scenario) in entries.items()}
     eval_s = _eval_estimate(suite, runs_of.values())
     log(f"[3/5] training {len(todo)} of {len(jobs)} agents ({len(jobs) - len(todo)} already trained; "
-        f"{len(suite.train_seeds)} training runs per algorithm and scenario); "
+        f"{len(suite.train_seeds)} training runs per algorithm and scenario"
+        f"{', on ' + ' and '.join(str(n) for n in dict.fromkeys(j.demos for j in jobs)) + ' demos' if jobs else ''}); "
         f"estimated time left: {_minutes((train_s + eval_s) / max(1, _workers(workers)))}")
     if todo:
         with make_executor(backend, workers, address) as executor, \

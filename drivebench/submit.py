@@ -49,7 +49,7 @@ def submit(name: str, policy: str | Sequence[str], *, db: ResultsDB, workers: in
     reserved = {"expert", "random", *ALGORITHMS}
     if not name.strip() or name in reserved or any(name.startswith(f"{algo}-") for algo in ALGORITHMS):
         raise DrivebenchError(f"--name {name!r} is taken by the baselines ({', '.join(sorted(reserved))} and "
-                              "<algo>-<preset>); choose another")
+                              "<algo>-<preset>, <algo>-<n>demos); choose another")
     policies = [policy] if isinstance(policy, str) else list(policy)
     if not policies:
         raise DrivebenchError("no policy given: pass --policy once per training run")

@@ -150,27 +150,45 @@ def _weights(folder) -> dict:
 
 def test_adversarial_weights_do_not_depend_on_workers_order_or_global_rng(isolated):
     """The same GAIL/AIRL training seed gives the same weights bit for bit whether the runs go through one worker
-    (in this process, after the global random states were disturbed) or two worker processes, in either order."""
+    (in this process, with a callback that draws from every global random state after each round) or two worker
+    processes, in either order."""
     import random
 
     import numpy as np
     import torch
 
+    from drivebench.agents.train import train
     from drivebench.executors import make_executor
 
     suite = leaderboard.official_suite().narrowed(["parking-empty"], train_runs=1)
+    jobs = pipeline.train_jobs(suite, ["gail", "airl"], "quick", isolated)
+    drawn = []
 
-    def trained(root, workers: int, reverse: bool) -> dict:
-        jobs = pipeline.train_jobs(suite, ["gail", "airl"], "quick", root)
-        jobs = [dataclasses.replace(job, out=root / job.algo) for job in jobs]
-        with make_executor("local", workers) as executor:
-            list(executor.map_unordered(pipeline._train, [(job,) for job in (jobs[::-1] if reverse else jobs)]))
-        return {job.algo: _weights(job.out) for job in jobs}
+    def disturbing(progress) -> None:  # SB3 samples actions from torch's global RNG: train() must shield it
+        drawn.append((random.random(), np.random.rand(), torch.rand(1)))
 
-    random.seed(99), np.random.seed(99), torch.manual_seed(99)
-    one = trained(isolated / "one", workers=1, reverse=False)
-    two = trained(isolated / "two", workers=2, reverse=True)
-    for algo in ("gail", "airl"):
-        assert one[algo].keys() == two[algo].keys()
-        for name in one[algo]:
-            assert torch.equal(one[algo][name], two[algo][name]), (algo, name)
+    one = {}
+    for job in jobs:
+        random.seed(99), np.random.seed(99), torch.manual_seed(99)
+        folder = train(job.algo, job.scenario, out=isolated / "one" / job.algo, preset=job.preset, seed=job.seed,
+                       overrides={"demos": job.demos}, progress=False, callback=disturbing).out
+        one[job.algo] = _weights(folder)
+    assert len(drawn) >= 2
+    two_jobs = [dataclasses.replace(job, out=isolated / "two" / job.algo) for job in jobs]
+    with make_executor("local", 2) as executor:  # worker processes, the jobs in the other order
+        list(executor.map_unordered(pipeline._train, [(job,) for job in two_jobs[::-1]]))
+    for job in two_jobs:
+        two = _weights(job.out)
+        assert one[job.algo].keys() == two.keys()
+        for name in two:
+            assert torch.equal(one[job.algo][name], two[name]), (job.algo, name)
+
+
+def test_a_few_demo_job_trains_on_the_few_demos(isolated):
+    """The few-demo condition's agent really learned from `few_demos` demos, and its folder is named by its key."""
+    suite = leaderboard.official_suite().narrowed(["curve-gentle"], train_runs=1)
+    job = next(j for j in pipeline.train_jobs(suite, ["bc"], "quick", isolated, few_demos=True)
+               if j.demos == suite.few_demos)
+    config = json.loads((pipeline._train(job) / "agent.json").read_text())
+    assert config["demos"]["episodes"] == suite.few_demos and config["hyperparameters"]["demos"] == suite.few_demos
+    assert job.out.name == f"bc-{config['train_key'][:16]}"

@@ -4,9 +4,10 @@ from the learner's and serves as the reward; an SB3 PPO generator maximizes it.
 - The generator uses the same policy network as BC, so `warm_start_bc` starts it from a BC policy trained on
   the same demos (imitation's maintainers advise it; from scratch the adversarial game rarely finds the goal).
 - Episodes end early (crash, arrival), so the trainers run with allow_variable_horizon=True.
-- Rounds: each round PPO collects n_steps x n_envs transitions and updates ppo_epochs times; then the
-  discriminator takes disc_updates_per_round steps. All of these count as gradient steps. `callback`
-  (base.Callback) is called after each round (not during the BC warm start), with the generator's policy.
+- Rounds: each round PPO collects n_steps x n_envs transitions and updates for up to ppo_epochs passes (fewer
+  when `target_kl` stops it); then the discriminator takes disc_updates_per_round steps. The optimizer steps
+  taken count as gradient steps. `callback` (base.Callback) is called after each round (not during the BC warm
+  start), with the policy the run would return then (the generator's, or with `average_weights` their mean).
 - AIRL's discriminator holds a shaped reward net (reward g(s, a) + shaping by a potential h(s)); its reward
   net is saved with the policy so the reward can train a fresh policy later (inverse RL proper).
 """
@@ -87,11 +88,14 @@ def padded_transitions(demos, horizon: int) -> types.Transitions:
 
 def add_bc_loss(generator: PPO, demos: types.Transitions, batch_size: int, weight: float,
                 rng: np.random.Generator) -> None:
-    """A BC term inside PPO's own update (DAPG's, Rajeswaran et al. 2018; GAIL + BC, Jena et al. 2020): before each
-    of PPO's optimizer steps, `weight` x the negative log-likelihood of a minibatch of demo actions adds its gradient
-    to PPO's, and the sum is clipped to PPO's max_grad_norm. The policy moves where the discriminator's reward
-    leads only as far as the demos' actions allow, at the cost of one more forward and backward pass per PPO
-    minibatch (a separate BC phase of as many steps costs ~10x more: bc_steps_per_round)."""
+    """A BC term in PPO's update (DAPG's, Rajeswaran et al. 2018; GAIL + BC, Jena et al. 2020): before each of PPO's
+    optimizer steps, `weight` x the negative log-likelihood of a minibatch of demo actions adds its gradient to
+    PPO's, and the sum is clipped to PPO's max_grad_norm. SB3 has already clipped PPO's own gradient to that norm
+    when the step is called, so PPO's share is at most max_grad_norm before the sum, and where the BC gradient is
+    larger (a small action std makes it large) the step is mostly BC's: this is what BENCHMARKS.md's rounds 5-6
+    measured. The policy moves where the discriminator's reward leads only as far as the demos' actions allow,
+    at the cost of one more forward and backward pass per PPO minibatch (a separate BC phase of as many steps
+    costs ~10x more: bc_steps_per_round)."""
     policy, optimizer = generator.policy, generator.policy.optimizer
     batches = ShuffledBatchesForever(demos, min(batch_size, len(demos)), rng)
     step = optimizer.step
@@ -105,6 +109,18 @@ def add_bc_loss(generator: PPO, demos: types.Transitions, batch_size: int, weigh
         return step(*args, **kwargs)
 
     optimizer.step = step_with_bc
+
+
+def count_steps(optimizer: torch.optim.Optimizer) -> list[int]:
+    """A one-item list that counts `optimizer`'s steps from now on."""
+    counter, step = [0], optimizer.step
+
+    def counted(*args, **kwargs):
+        counter[0] += 1
+        return step(*args, **kwargs)
+
+    optimizer.step = counted
+    return counter
 
 
 class ShuffledBatchesForever:
@@ -135,15 +151,15 @@ class WeightAverage:
     def add(self, policy: ActorCriticPolicy) -> ActorCriticPolicy:
         """Fold `policy`'s current weights into the mean; returns the averaged policy (a separate copy)."""
         self.count += 1
-        if self.policy is None:  # a new policy of the same network (a deepcopy fails on the cached distribution)
-            self.policy = type(policy)(**policy._get_constructor_parameters())
+        if self.policy is None:  # a new policy of the same network (a deepcopy fails on the cached distribution),
+            with torch.random.fork_rng():  # whose random initial weights leave the training's torch RNG as it was
+                self.policy = type(policy)(**policy._get_constructor_parameters())
             self.policy.load_state_dict(policy.state_dict())
             return self.policy
-        with torch.no_grad():
-            mine = self.policy.state_dict()
-            for name, value in policy.state_dict().items():
-                if value.is_floating_point():
-                    mine[name].mul_(1 - 1 / self.count).add_(value, alpha=1 / self.count)
+        with torch.no_grad():  # parameters only: the input standardization's buffers keep the demos' statistics
+            theirs = dict(policy.named_parameters())
+            for name, mine in self.policy.named_parameters():
+                mine.mul_(1 - 1 / self.count).add_(theirs[name], alpha=1 / self.count)
         return self.policy
 
 
@@ -183,14 +199,14 @@ def fit(*, kind: str, demos, make_env, expert, hp: dict, rng: np.random.Generato
     demo_batch = min(hp["demo_batch_size"], sum(ep.steps for ep in demos))  # a demo or two may hold fewer
     per_round = hp["n_steps"] * hp["n_envs"]
     rounds = max(1, math.ceil(hp["env_steps"] / per_round))
-    ppo_per_round = hp["ppo_epochs"] * math.ceil(per_round / hp["ppo_batch_size"])
+    ppo_steps = count_steps(generator.policy.optimizer)  # PPO's optimizer steps: target_kl may stop a round early
     critic_rounds, bc_per_round = hp["critic_warmup_rounds"], hp["bc_steps_per_round"]
     if bc_per_round and not hp["warm_start_bc"]:
         warm = bc.trainer(venv, demos, hp, rng, policy=generator.policy)
 
     def usage(done_rounds: int) -> BudgetUsage:
         return BudgetUsage(env_steps=done_rounds * per_round, expert_queries=0,
-                           gradient_steps=bc_steps + done_rounds * (ppo_per_round + hp["disc_updates_per_round"])
+                           gradient_steps=bc_steps + ppo_steps[0] + done_rounds * hp["disc_updates_per_round"]
                            + max(0, done_rounds - critic_rounds) * bc_per_round,
                            demo_transitions=sum(ep.steps for ep in demos), demo_episodes=len(demos),
                            wall_time=time.perf_counter() - start)

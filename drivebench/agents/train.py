@@ -7,8 +7,10 @@ returns a `Fitted`; hyperparameters come from presets.toml; the result is saved 
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import random
 import time
 import warnings
 from dataclasses import dataclass
@@ -55,6 +57,17 @@ def default_demos(scenario: str) -> Path:
     """The scenario's default demo set: its first expert's (cautious on curves; tidy or reverse for parking)."""
     entry = registry.get(scenario)
     return store.demo_dir(expert_data_dir(), entry.name, experts_for(entry.spec)[0].id)
+
+
+@contextlib.contextmanager
+def global_random_states_kept():
+    """Python's, numpy's and torch's global random states as they were before the block: a callback that draws
+    from them (evaluating the policy, say) changes no weight of the run it watches."""
+    python, numpy = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng():
+        yield
+    random.setstate(python)
+    np.random.set_state(numpy)
 
 
 def train_key(algo: str, scenario: str, *, preset: str = "standard", seed: int = 0, demos: str | Path | None = None,
@@ -134,7 +147,8 @@ def train(algo: str, scenario: str, *, out: str | Path, demos: str | Path | None
     stopped = []  # a callback that stops the run makes a checkpoint no other run's key describes
 
     def watched(progress) -> bool:
-        stop = callback(progress)
+        with global_random_states_kept():  # SB3 samples the generator's actions from torch's global RNG
+            stop = callback(progress)
         if stop:
             stopped.append(progress.round)
         return stop

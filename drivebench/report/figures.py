@@ -32,11 +32,13 @@ from drivebench.scenarios.spec import Spec
 
 DPI = 110
 EXPERT_COLOUR = "#222222"
-PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
-"""Entry colours after the expert's (no red or orange: those mark crashes and off-road points)."""
+PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
+           "#393b79", "#637939", "#8c6d31", "#7b4173", "#aec7e8", "#98df8a")
+"""Entry colours after the expert's (no red or orange: those mark crashes and off-road points): 14, so the standard
+run's 9 other entries (random, 4 algorithms and their few-demo rows) and a few submissions each get their own."""
 CAUSE_COLOURS = {"crashed": "#d62728", "off_road": "#ff7f0e", "stuck": "#9467bd", "timeout": "#1f77b4",
                  "invalid_action": "#7f7f7f"}
-ENTRY_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
+ENTRY_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*", "h", "p", "d", "8")
 ROAD, EDGE, LINE, CENTRE = "#e9e9e9", "#7a7a7a", "#a6a6a6", "#c8c8c8"
 MAP_MARGIN = 6.0
 """Space around the road or lot on a map [m]."""

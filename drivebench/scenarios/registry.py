@@ -41,11 +41,24 @@ _ERRORS: list[ScenarioError] = []
 
 
 def scenario_files() -> list[Path]:
+    """One file per scenario name: the project's own (scenarios/) first, then the extra folders in order. A later file
+    with a name already taken is not loaded; discover() records it as an error that names the file it collides with,
+    so a user's file never silently replaces an official scenario (or another user file)."""
+    return sorted(_scenario_files()[0].values(), key=lambda p: p.stem)
+
+
+def _scenario_files() -> tuple[dict[str, Path], list[ScenarioError]]:
     seen: dict[str, Path] = {}
-    for folder in scenario_dirs():
+    errors: list[ScenarioError] = []
+    folders = scenario_dirs()
+    for folder in [folders[-1], *folders[:-1]]:  # the project's folder (last in scenario_dirs) decides first
         for path in sorted(folder.glob("*.toml")):
-            seen.setdefault(path.stem, path)  # earlier folders win
-    return sorted(seen.values(), key=lambda p: p.stem)
+            if path.stem in seen:
+                errors.append(ScenarioError(path, [("(file name)", f"{seen[path.stem]} already defines scenario "
+                                                                   f"{path.stem!r}; rename this file")]))
+            else:
+                seen[path.stem] = path
+    return seen, errors
 
 
 def register_scenario(entry: ScenarioEntry) -> None:
@@ -63,7 +76,9 @@ def discover() -> None:
     """(Re)load every scenario file and register the valid ones."""
     _ENTRIES.clear()
     _ERRORS.clear()
-    for path in scenario_files():
+    files, clashes = _scenario_files()
+    _ERRORS.extend(clashes)
+    for path in sorted(files.values(), key=lambda p: p.stem):
         try:
             spec = load_scenario(path)
         except ScenarioError as err:

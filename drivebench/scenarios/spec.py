@@ -38,7 +38,7 @@ Range = Annotated[tuple[float, float], AfterValidator(_ordered)]
 class SpecModel(BaseModel):
     """Every part of a scenario file: frozen, and an unknown field is an error."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)  # NaN and inf name their field
 
 
 class ScenarioBase(SpecModel):
@@ -125,9 +125,16 @@ def load_scenario(path: str | Path) -> Spec:
     if not NAME_PATTERN.match(path.stem):
         raise ScenarioError(path, [("(file name)", "use lower-case words joined by '-', e.g. curve-gentle.toml")])
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ScenarioError(path, [("(file)", "no such file")]) from None
+    except IsADirectoryError:
+        raise ScenarioError(path, [("(file)", "a folder, not a file: rename it or move it out of the folder")]) \
+            from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(path, [("(file)", f"not UTF-8 text (byte {exc.start}): save it as UTF-8")]) from None
+    except OSError as exc:
+        raise ScenarioError(path, [("(file)", f"cannot be read: {exc.strerror or exc}")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(path, [("(syntax)", f"not valid TOML: {exc}")]) from None
     if "name" in data:

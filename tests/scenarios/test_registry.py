@@ -103,22 +103,38 @@ def test_invalid_file_is_reported_not_registered(extra_scenarios):
     assert len(registry.entries()) == len(SHIPPED)  # the others still load
 
 
-def _override_gentle(folder):
+def test_a_user_file_named_like_an_official_scenario_is_an_error_and_the_official_one_stays(extra_scenarios):
     text = (REPO_ROOT / "scenarios" / "curve-gentle.toml").read_text()
     assert "speed_limit = 15.0" in text
-    (folder / "curve-gentle.toml").write_text(text.replace("speed_limit = 15.0", "speed_limit = 11.0"))
+    (extra_scenarios / "curve-gentle.toml").write_text(text.replace("speed_limit = 15.0", "speed_limit = 11.0"))
     registry.discover()
-
-
-def test_earlier_folder_wins(extra_scenarios):
-    _override_gentle(extra_scenarios)
     entry = registry.get("curve-gentle")
-    assert entry.file == extra_scenarios / "curve-gentle.toml"
-    assert entry.spec.road.speed_limit == 11.0
+    assert entry.file == REPO_ROOT / "scenarios" / "curve-gentle.toml" and entry.spec.road.speed_limit == 15.0
+    [error] = registry.load_errors()
+    assert error.file == str(extra_scenarios / "curve-gentle.toml")
+    assert "already defines scenario 'curve-gentle'" in str(error) and "rename" in str(error)
     assert len(registry.entries()) == len(SHIPPED)
 
 
 def test_make_follows_a_reloaded_spec(extra_scenarios):
-    _override_gentle(extra_scenarios)
-    env = registry.make("curve-gentle")
-    assert env.unwrapped.scenario == registry.get("curve-gentle").spec
+    path = extra_scenarios / "curve-extra.toml"
+    for limit in (9.0, 11.0):
+        path.write_text(f'family = "curve"\n[road]\nspeed_limit = {limit}\n'
+                        'segments = [{ kind = "straight", length = 80 }]\n')
+        registry.discover()
+        env = registry.make("curve-extra")
+        assert env.unwrapped.scenario == registry.get("curve-extra").spec
+        assert env.unwrapped.scenario.road.speed_limit == limit
+        env.close()
+
+
+@pytest.mark.parametrize("make_bad, message", [
+    (lambda folder: (folder / "curve-binary.toml").write_bytes(b'family = "curve"\n\xff\xfe\n'), "not UTF-8"),
+    (lambda folder: (folder / "curve-folder.toml").mkdir(), "a folder, not a file"),
+])
+def test_an_unreadable_scenario_file_is_one_error_and_the_rest_load(extra_scenarios, make_bad, message):
+    make_bad(extra_scenarios)
+    registry.discover()
+    [error] = registry.load_errors()
+    assert message in str(error)
+    assert len(registry.entries()) == len(SHIPPED)

@@ -115,6 +115,11 @@ def _curve_cases():
         ("missing-road", lambda d: nested_del(d, "road"), "road", ["required field is missing"]),
         ("missing-length", lambda d: nested_del(d["road"]["segments"][0], "length"), "road.segments[0].length",
          ["required field is missing"]),
+        # not finite: NaN and inf name their field (pydantic's allow_inf_nan=False on every model)
+        ("nan-start-speed", lambda d: nested_set(d, "start.speed", [float("nan"), float("nan")]), "start.speed[0]",
+         ["finite number"]),
+        ("inf-speed-limit", lambda d: nested_set(d, "road.speed_limit", float("inf")), "road.speed_limit",
+         ["finite number"]),
         # wrong types
         ("type-speed-limit", lambda d: nested_set(d, "road.speed_limit", "fast"), "road.speed_limit",
          ["number"]),
