@@ -39,9 +39,16 @@ def cmd_leaderboard(args) -> int:
     from drivebench import leaderboard
     from drivebench.results.db import ResultsDB
 
+    from drivebench.pipeline import SMOKE_EPISODES
+
     with ResultsDB(args.db) as db:
         rows = leaderboard.compute(db)
         unscored = leaderboard.unscored_entries(db, rows)
+        # a smoke run's entries (`drivebench run --preset quick`) are scored on the first SMOKE_EPISODES seeds only:
+        # ranked among themselves on those, after the official table
+        smoke_suite = leaderboard.official_suite().narrowed(episodes=SMOKE_EPISODES)
+        smoke = [r for r in leaderboard.compute(db, smoke_suite) if r.agent in unscored]
+        unscored = [name for name in unscored if name not in {r.agent for r in smoke}]
     if args.json:
         print(json.dumps(leaderboard.as_dicts(rows), indent=2))
     elif args.markdown:
@@ -49,7 +56,10 @@ def cmd_leaderboard(args) -> int:
     elif args.html:
         print(leaderboard.as_html(rows))
     else:
-        print(leaderboard.as_text(rows))
+        print(leaderboard.as_text(rows) if rows or not smoke else "(no entry is scored on every official seed)")
+    if smoke and not args.json:
+        print(f"\nscored on the first {SMOKE_EPISODES} official seeds only (smoke runs; not comparable with the rows "
+              f"above):\n{leaderboard.as_text(smoke)}")
     if unscored:
         print(f"not shown: {', '.join(unscored)}: none of their episodes matches the current simulator and scoring "
               "code; `drivebench run` re-scores its own entries, a submission must be submitted again",

@@ -4,6 +4,7 @@ adversarial_budget.py are the policies shorter runs train."""
 from __future__ import annotations
 
 import importlib.util
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -67,3 +68,17 @@ def test_adversarial_budget_prints_its_table(tmp_path, monkeypatch, capsys):
     rows = [line.split() for line in lines[lines.index("") + 2:]]  # the table, after a blank line and its header
     assert [(r[1], r[2]) for r in rows] == [("1", "256"), ("2", "512")]
     assert all(0 <= float(r[-1]) <= 100 for r in rows)
+
+
+def test_reward_transfer_trains_ppo_on_each_airl_reward_and_prints_both(tmp_path, monkeypatch, capsys):
+    script = _load("reward_transfer")
+    monkeypatch.setattr("sys.argv", ["reward_transfer.py", "--scenarios", "curve-gentle", "--seeds", "0",
+                                     "--episodes", "2", "--preset", "quick", "--workers", "1", "--out", str(tmp_path),
+                                     "--json"])
+    script.main()
+    out = capsys.readouterr().out
+    rows = json.loads(out[out.index("\n["):])
+    assert sorted(r["algo"] for r in rows) == ["airl", "ppo"] and all(0 <= r["success"] <= 1 for r in rows)
+    ppo = json.loads((tmp_path / "curve-gentle" / "ppo-0" / "agent.json").read_text())
+    assert ppo["algo"] == "ppo" and "airl-0" in str(ppo)  # trained on that AIRL agent's reward
+    assert "ppo on airl's reward" in out

@@ -55,6 +55,13 @@ def test_quick_run_end_to_end_then_resume(isolated, capsys, monkeypatch):
     with ResultsDB(isolated / "r.db") as db:
         assert db.count() == stored
 
+    # `drivebench leaderboard` shows a smoke run's entries, scored on the smoke run's seeds, after the official table
+    monkeypatch.setattr(pipeline, "SMOKE_EPISODES", 2)
+    assert main(["leaderboard", "--db", str(isolated / "r.db")]) == 0
+    out, err = capsys.readouterr()
+    assert "scored on the first 2 official seeds only" in out and "bc-quick" in out.split("seeds only")[1]
+    assert "bc-quick" not in err  # not listed as unscored
+
 
 def test_train_key_follows_content(isolated):
     key = pipeline.train_key("bc", "curve-gentle", "quick")
