@@ -103,3 +103,12 @@ def test_tracks_mark_the_first_crash_and_leaving_the_road(drawn):
     assert (t.offroad_index, t.crash_index) == (2, None)  # ended off-road: marked where it ended
     t = data.track("bc", _record(drawn, [0, 0, 0], [0, 0, 0], "arrived"))
     assert (t.offroad_index, t.crash_index, t.success) == (None, None, True)
+
+
+def test_the_standard_runs_ten_entries_get_ten_colours():
+    """The default run has the expert, random, 4 algorithms and their 4 few-demo rows: no two share a colour (the
+    8-colour palette gave random dagger-4demos's blue)."""
+    from drivebench.report.figures import entry_colours
+
+    names = ["expert", "random"] + [f"{a}{s}" for s in ("", "-4demos") for a in ("bc", "dagger", "gail", "airl")]
+    assert len(set(entry_colours(names).values())) == len(names)
