@@ -24,7 +24,9 @@ def cmd_run(args) -> int:
     if args.json:
         print(json.dumps(leaderboard.as_dicts(result.rows), indent=2))
     else:
-        print(leaderboard.as_text(result.rows))
+        boards = result.boards or {"": result.rows}
+        print("\n\n".join(f"track {track}\n{leaderboard.as_text(rows)}" if track else leaderboard.as_text(rows)
+                          for track, rows in boards.items()))
     status(f"{result.trained} agents trained, {result.evaluated} episodes scored; report: {result.report}; "
            f"done in {result.seconds / 60:.1f} min")
     return 0
@@ -36,48 +38,106 @@ def _names(text: str | None) -> list[str] | None:
 
 # ---------------------------------------------------------------------------------------------- leaderboard
 def cmd_leaderboard(args) -> int:
+    """One track of the leaderboard (default `all`) of one preset's entries: the standard run's on the official
+    seeds, or a smoke run's (`--preset quick`) on the seeds it evaluates. Without --preset: the standard one, or,
+    when no entry is scored on the official seeds, the preset whose entries are there (and says so)."""
     from drivebench import leaderboard
     from drivebench.results.db import ResultsDB
 
-    from drivebench.pipeline import SMOKE_EPISODES
-
+    suite = leaderboard.official_suite()
+    track = leaderboard.get_track(args.track, suite)
     with ResultsDB(args.db) as db:
-        rows = leaderboard.compute(db)
-        unscored = leaderboard.unscored_entries(db, rows)
-        # a smoke run's entries (`drivebench run --preset quick`) are scored on the first SMOKE_EPISODES seeds only:
-        # ranked among themselves on those, after the official table
-        smoke_suite = leaderboard.official_suite().narrowed(episodes=SMOKE_EPISODES)
-        smoke = [r for r in leaderboard.compute(db, smoke_suite) if r.agent in unscored]
-        unscored = [name for name in unscored if name not in {r.agent for r in smoke}]
+        of = {name: _preset_of(name, entry, suite) for name, entry in db.entries().items()}
+        made = list(dict.fromkeys(p for p in of.values() if p))  # the presets whose entries the database holds
+        if args.preset and args.preset not in {"standard", *made}:
+            raise DrivebenchError(f"no entry of `drivebench run --preset {args.preset}` in {db.path}; it holds "
+                                  f"entries of: {', '.join(['standard', *made]) if made else 'no run'}")
+        every = {}  # preset -> the rows of its entries over every scenario
+        for candidate in [args.preset] if args.preset else dict.fromkeys(["standard", *made]):
+            every[candidate] = leaderboard.compute(db, _seeds_of(suite, candidate), names=_names_of(of, candidate))
+            if every[candidate]:
+                break
+        preset = args.preset or next((p for p, rows in every.items() if rows), "standard")
+        scored_on, names = _seeds_of(suite, preset), _names_of(of, preset)
+        rows = leaderboard.compute(db, scored_on, track, names=names)
+        unscored = [name for name in leaderboard.unscored_entries(db, every[preset]) if name in names]
+    others = [p for p in made if p != preset]
+    heading = f"track {track.name}: {track.describe(suite)}"
+    if preset != "standard":
+        heading = (f"the entries of `drivebench run --preset {preset}`, scored on the first {scored_on.episodes} "
+                   f"official seeds only (smoke runs; not comparable with the standard leaderboard)\n{heading}")
     if args.json:
         print(json.dumps(leaderboard.as_dicts(rows), indent=2))
+        status(heading)
     elif args.markdown:
-        print(leaderboard.as_markdown(rows), end="")
+        print(leaderboard.as_markdown(rows, scored_on, track), end="")
     elif args.html:
         print(leaderboard.as_html(rows))
     else:
-        print(leaderboard.as_text(rows) if rows or not smoke else "(no entry is scored on every official seed)")
-    if smoke and not args.json:
-        print(f"\nscored on the first {SMOKE_EPISODES} official seeds only (smoke runs; not comparable with the rows "
-              f"above):\n{leaderboard.as_text(smoke)}")
+        print(heading)
+        print(leaderboard.as_text(rows) if rows or not of else f"(no entry on the track {track.name})")
+        print(f"other tracks: {', '.join(t.name for t in leaderboard.tracks(suite) if t != track)} "
+              "(drivebench leaderboard --track NAME)")
+    for other in others:
+        status(f"also in the database: the entries of `drivebench run --preset {other}` "
+               f"({', '.join(n for n, p in of.items() if p == other)}): drivebench leaderboard --preset {other}")
     if unscored:
-        print(f"not shown: {', '.join(unscored)}: none of their episodes matches the current simulator and scoring "
-              "code; `drivebench run` re-scores its own entries, a submission must be submitted again",
-              file=sys.stderr)
+        status(f"not shown: {', '.join(unscored)}: none of their episodes matches the current simulator and scoring "
+               "code; `drivebench run` re-scores its own entries, a submission must be submitted again")
     return 0
 
 
+def _preset_of(name: str, entry: dict, suite) -> str | None:
+    """The preset of the `drivebench run` that made an entry, from its name (pipeline.entry_name): None for a
+    baseline (every run's), `standard` for an algorithm's standard entry and for a submission."""
+    from drivebench.pipeline import entry_name
+
+    if entry["kind"] == "baseline":
+        return None
+    for algo in suite.algorithms if entry["kind"] == "trained" else ():
+        if name in (entry_name(algo, "standard"), entry_name(algo, "standard", suite.few_demos)):
+            return "standard"
+        preset = name.removeprefix(f"{algo}-").removesuffix(f"-{suite.few_demos}demos")
+        if name.startswith(f"{algo}-") and name in (entry_name(algo, preset),
+                                                    entry_name(algo, preset, suite.few_demos)):
+            return preset
+    return "standard"
+
+
+def _names_of(of: dict[str, str | None], preset: str) -> list[str]:
+    """The entries of a preset's leaderboard: the baselines and that preset's own."""
+    return [name for name, p in of.items() if p in (None, preset)]
+
+
+def _seeds_of(suite, preset: str):
+    """The suite on the seeds a run of the preset evaluates: every official one, or a smoke run's first few."""
+    from drivebench.pipeline import SMOKE_EPISODES
+
+    return suite if preset == "standard" else suite.narrowed(episodes=SMOKE_EPISODES)
+
+
 def cmd_submit(args) -> int:
+    """Score a submission, then print the board of its regime's `all` track and where it stands on each track."""
     from drivebench import leaderboard
     from drivebench.results.db import ResultsDB
-    from drivebench.submit import submit
+    from drivebench.submit import submit, submit_manifest
 
+    suite = leaderboard.official_suite()
     with ResultsDB(args.db) as db:
-        row = submit(args.name, args.policy, db=db, workers=args.workers, backend=args.backend,
-                     address=args.address)
-        rows = leaderboard.compute(db)
-    print(leaderboard.as_text(rows))
-    status(f"{args.name} ({row.runs} training run{'s' if row.runs > 1 else ''}) is ranked {row.rank} of {len(rows)}"
+        options = dict(db=db, workers=args.workers, backend=args.backend, address=args.address)
+        if args.manifest:
+            submit_manifest(args.name, args.manifest, **options)
+        else:
+            submit(args.name, args.policy, **options)
+        boards = {track: leaderboard.compute(db, suite, track) for track in leaderboard.tracks(suite)
+                  if track.regime == leaderboard.regime_of(args.name, suite)}
+    places = {track: row for track, rows in boards.items() for row in rows if row.agent == args.name}
+    first = next(iter(boards))  # `all` (or `all-<n>demos`)
+    print(f"track {first.name}: {first.describe(suite)}\n{leaderboard.as_text(boards[first])}")
+    row = next(iter(places.values()))
+    status(f"{args.name} ({row.runs} training run{'s' if row.runs > 1 else ''}): "
+           + "; ".join(f"{'complete' if r.complete else 'incomplete'} on the track {track.name}, ranked {r.rank} of "
+                       f"{len(boards[track])}" for track, r in places.items())
            + (f"; {row.invalid_rate:.0%} of its episodes were invalid" if row.invalid_rate else ""))
     return 0
 
@@ -265,14 +325,24 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_true", help="a list of rows")
     fmt.add_argument("--markdown", action="store_true")
     fmt.add_argument("--html", action="store_true", help="an HTML table")
+    board.add_argument("--track", default="all",
+                       help="all (default: every scenario), a scenario family (curve, parking, ...), or either with "
+                            "the few-demo condition's suffix (all-4demos); an unknown name lists the tracks")
+    board.add_argument("--preset", default=None,
+                       help="whose entries: standard (the official seeds) or a smoke run's (quick); default: "
+                            "standard, or the preset whose entries are there")
     board.add_argument("--db", type=Path, default=None, help="results database (default: runs/results.db)")
     board.set_defaults(func=cmd_leaderboard)
 
     sm = sub.add_parser("submit", help="score an outside policy on the official suite and add it to the leaderboard")
     sm.add_argument("--name", required=True, help="its name on the leaderboard (resubmitting replaces it)")
-    sm.add_argument("--policy", required=True, action="append",
-                    help="an SB3 model .zip, a drivebench agent folder, module:callable or path/file.py:callable; "
-                         "repeat it to bring one policy per training run (seed), scored over the runs")
+    given = sm.add_mutually_exclusive_group(required=True)
+    given.add_argument("--policy", action="append",
+                       help="an SB3 model .zip, a drivebench agent folder, module:callable or path/file.py:callable, "
+                            "for every scenario; repeat it to bring one policy per training run (seed)")
+    given.add_argument("--manifest", type=Path,
+                       help="a TOML file mapping scenarios ([scenarios]) or families ([families]) to their policies, "
+                            "one per training run (README.md, \"Submissions\")")
     add_execution_options(sm)
     sm.set_defaults(func=cmd_submit)
 

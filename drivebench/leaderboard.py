@@ -22,12 +22,21 @@ official seeds. They form a (runs x scenarios) matrix, scored with rliable's agg
 An entry of one run (the deterministic baselines, a one-policy submission) has no run variance to show: its
 intervals resample its episodes within scenarios instead (`stats.stratified_ci(over="episodes")`), and its row
 says runs=1.
+
+Tracks: the leaderboard has one ranking per track (`tracks(suite)`). A track is a set of the suite's scenarios
+crossed with a data regime: `all` (every suite scenario) and one track per scenario family (`curve`, `parking`:
+the families come from the registry, in the suite's order) in the standard regime, and the same with the
+few-demo condition's suffix (`all-4demos`, `curve-4demos`, ...) for the entries trained on `few_demos` demos (named
+`<name>-<few_demos>demos`). The baselines are on every track, as references. On a track, rows are computed over its
+scenarios only (the (runs x scenarios) matrix restricted to them), an entry is complete when it covers all of
+them, and an entry with none of them has no row.
 """
 from __future__ import annotations
 
 import dataclasses
 import html
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -42,6 +51,7 @@ from drivebench.core.records import EpisodeRecord
 from drivebench.eval.shifts import NONE, Shift, parse_shift, shifted_spec
 from drivebench.eval.summary import RATES
 from drivebench.results.db import ResultsDB
+from drivebench.scenarios import family as families
 from drivebench.scenarios import registry
 from drivebench.seeds import eval_seeds
 
@@ -124,6 +134,71 @@ class Suite:
                                    train_seeds=self.train_seeds[:train_runs] if train_runs else self.train_seeds)
 
 
+STANDARD, FEW_DEMO = "standard", "few-demo"
+"""The data regimes: the suite's `demos` per scenario (and any data, for a submission), or the few-demo
+condition's `few_demos`."""
+ALL = "all"
+"""The track of every suite scenario."""
+
+
+@dataclass(frozen=True)
+class Track:
+    """One ranking of the leaderboard: some of the suite's scenarios, in one data regime."""
+
+    name: str
+    """`all` or a scenario family's name, with `-<few_demos>demos` in the few-demo regime (`curve-4demos`)"""
+    scenarios: tuple[str, ...]
+    """the suite's scenarios it is scored on, in the suite's order"""
+    regime: str
+    """STANDARD or FEW_DEMO: which entries it ranks (the baselines are on every track)"""
+
+    def describe(self, suite: Suite) -> str:
+        """'every scenario (7); standard data: 50 demos per scenario (submissions: their own)', for headings."""
+        what = (f"every scenario ({len(self.scenarios)})" if self.scenarios == suite.scenarios
+                else ", ".join(self.scenarios))
+        data = (f"few-demo data: {suite.few_demos} demos per scenario" if self.regime == FEW_DEMO
+                else f"standard data: {suite.demos} demos per scenario (submissions: their own)")
+        return f"{what}; {data}"
+
+    def narrowed(self, suite: Suite) -> Suite:
+        """The suite restricted to the track's scenarios: what its rows are computed on."""
+        return dataclasses.replace(suite, scenarios=self.scenarios)
+
+
+def regime_of(name: str, suite: Suite) -> str:
+    """The data regime of an entry, from its name: FEW_DEMO for `<name>-<few_demos>demos`, STANDARD otherwise."""
+    return FEW_DEMO if suite.few_demos and name.endswith(f"-{suite.few_demos}demos") else STANDARD
+
+
+def tracks(suite: Suite | None = None) -> tuple[Track, ...]:
+    """The suite's tracks: `all`, then one per scenario family (the registry's family of each suite scenario, in
+    the suite's order); then, when the suite has a few-demo condition, the same again as `<track>-<n>demos`."""
+    suite = suite or official_suite()
+    by_family: dict[str, list[str]] = {}
+    for scenario in suite.scenarios:
+        by_family.setdefault(families.of(registry.get(scenario).spec).name, []).append(scenario)
+    standard = [Track(ALL, suite.scenarios, STANDARD)] + [
+        Track(family, tuple(scenarios), STANDARD) for family, scenarios in by_family.items() if family != ALL]
+    few = [Track(f"{t.name}-{suite.few_demos}demos", t.scenarios, FEW_DEMO) for t in standard] \
+        if suite.few_demos else []
+    return tuple(standard + few)
+
+
+def get_track(name: str, suite: Suite | None = None) -> Track:
+    """The track called `name`; a DrivebenchError naming the tracks if there is none."""
+    known = tracks(suite)
+    for track in known:
+        if track.name == name:
+            return track
+    raise DrivebenchError(f"unknown track {name!r}; the tracks are {', '.join(t.name for t in known)}")
+
+
+def on_track(track: Track, name: str, entry: dict, suite: Suite) -> bool:
+    """Whether the entry `name` (`ResultsDB.entries()` form) is ranked on the track: a baseline always, any other
+    entry in its regime."""
+    return entry["kind"] == "baseline" or regime_of(name, suite) == track.regime
+
+
 @lru_cache(maxsize=1)
 def official_suite() -> Suite:
     data = tomllib.loads(SUITE_FILE.read_text())
@@ -146,7 +221,7 @@ class Row:
     kind: str
     """baseline, trained or submission"""
     complete: bool
-    """every official scenario, condition and seed is evaluated for every run, with as many runs on each
+    """every scenario (of the track), condition and seed is evaluated for every run, with as many runs on each
     scenario"""
     runs: int
     """training runs behind the figures (1: a baseline or a one-policy submission; intervals over episodes)"""
@@ -202,11 +277,17 @@ def unscored_entries(db: ResultsDB, rows: list[Row]) -> list[str]:
     return sorted(set(db.entries()) - {r.agent for r in rows})
 
 
-def compute(db: ResultsDB, suite: Suite | None = None) -> list[Row]:
-    """The leaderboard rows of every entry in the database, ranked, each with its probability of improving on
-    the next one down."""
+def compute(db: ResultsDB, suite: Suite | None = None, track: Track | None = None, *,
+            names: Collection[str] | None = None) -> list[Row]:
+    """The leaderboard rows, ranked, each with its probability of improving on the next one down: of the track's
+    entries over its scenarios, or (no track) of every entry in the database over every suite scenario (what the
+    report's figures draw); `names`: of those entries only."""
     suite = suite or official_suite()
-    rows = [_row(db, suite, name, entry) for name, entry in db.entries().items()]
+    entries = {name: entry for name, entry in db.entries().items() if names is None or name in names}
+    if track is not None:
+        entries = {name: entry for name, entry in entries.items() if on_track(track, name, entry, suite)}
+        suite = track.narrowed(suite)
+    rows = [_row(db, suite, name, entry) for name, entry in entries.items()]
     rows = [r for r in rows if r is not None]
     rows.sort(key=lambda r: (not r.complete, -r.driving_score if r.scenarios else np.inf, r.agent))
     out = []
@@ -370,20 +451,37 @@ def as_text(rows: list[Row]) -> str:
     return "\n".join([table(rows).to_string(index=False), *_notes(rows)])
 
 
-def as_markdown(rows: list[Row], suite: Suite | None = None) -> str:
+def as_markdown(rows: list[Row], suite: Suite | None = None, track: Track | None = None) -> str:
+    """A paragraph on the suite (and the track, when given), then the rows as a markdown table."""
     suite = suite or official_suite()
-    frame = table(rows)
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(str(v).strip().replace("*", "\\*") for v in values) + " |"
-              for values in frame.itertuples(index=False)]
-    notes = "".join("\n" + note.replace("*", "\\*", 1) + "\n" for note in _notes(rows))
+    heading = f"Track `{track.name}`: {track.describe(suite)}.\n\n" if track else ""
+    return heading + _suite_paragraph(suite) + _markdown_table(rows)
+
+
+def as_markdown_tracks(boards: list[tuple[Track, list[Row]]], suite: Suite | None = None) -> str:
+    """A paragraph on the suite, then a section per track ((track, its rows) in order): heading, scope, table."""
+    suite = suite or official_suite()
+    return _suite_paragraph(suite) + "".join(f"\n## Track `{track.name}`\n\n{track.describe(suite)}.\n\n"
+                                             + _markdown_table(rows) for track, rows in boards)
+
+
+def _suite_paragraph(suite: Suite) -> str:
     return (f"Official suite v{suite.version}: {len(suite.scenarios)} scenarios x {suite.episodes} seeds, "
             f"{len(suite.train_seeds)} training runs per algorithm, each on {suite.demos} demos per scenario"
             + (f" (`-{suite.few_demos}demos` entries: on {suite.few_demos}, the few-demo condition)"
                if suite.few_demos else "") + "; off-distribution: "
             f"{', '.join(map(str, suite.offdist))}. Scores 0-100 with 95% stratified bootstrap intervals over "
             f"runs and scenarios; P(improve): the probability that a run of the entry beats one of the next entry "
-            f"down on a scenario.\n\n" + "\n".join(lines) + "\n" + notes)
+            f"down on a scenario.\n\n")
+
+
+def _markdown_table(rows: list[Row]) -> str:
+    frame = table(rows)
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(str(v).strip().replace("*", "\\*") for v in values) + " |"
+              for values in frame.itertuples(index=False)]
+    notes = "".join("\n" + note.replace("*", "\\*", 1) + "\n" for note in _notes(rows))
+    return "\n".join(lines) + "\n" + notes
 
 
 def as_html(rows: list[Row]) -> str:

@@ -1,12 +1,14 @@
 """Shared helpers for the drivebench test suite.
 
-Helpers are exposed as fixtures (the test folders have no __init__.py, so test modules cannot import this file).
+Helpers are exposed as fixtures (the test folders have no __init__.py, so test modules cannot
+import this file).
 """
 from __future__ import annotations
 
 import copy
 import json
 import os
+import threading
 from pathlib import Path
 
 # highway-env imports pygame; keep it headless and quiet under pytest.
@@ -97,6 +99,31 @@ def write_scenario(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- episodes
+@pytest.fixture
+def error_without_blocking():
+    """_error_without_blocking, for tests."""
+    return _error_without_blocking
+
+
+def _error_without_blocking(load, error: type[Exception], timeout: float = 20.0) -> str:
+    """The message of the `error` that `load()` raises, asserting that it returns (or raises) within `timeout` [s]:
+    for inputs such as a FIFO, which block whoever opens them for reading."""
+    outcome = []
+
+    def call():
+        try:
+            load()
+        except error as err:
+            outcome.append(str(err))
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(timeout=timeout)
+    assert not thread.is_alive(), "loading blocked"
+    assert len(outcome) == 1, "no error raised"
+    return outcome[0]
+
+
 def run_episode(env, policy, max_steps: int = 10_000):
     """Step `env` with `policy(env) -> action` until it ends; returns (infos, rewards, terminated, truncated)."""
     infos, rewards = [], []

@@ -82,3 +82,19 @@ def test_reward_transfer_trains_ppo_on_each_airl_reward_and_prints_both(tmp_path
     ppo = json.loads((tmp_path / "curve-gentle" / "ppo-0" / "agent.json").read_text())
     assert ppo["algo"] == "ppo" and "airl-0" in str(ppo)  # trained on that AIRL agent's reward
     assert "ppo on airl's reward" in out
+
+
+def test_reference_conditions_prints_every_scenario_under_every_scored_condition(monkeypatch, capsys):
+    from drivebench.leaderboard import official_suite
+    script = _load("reference_conditions")
+    monkeypatch.setattr("sys.argv", ["reference_conditions.py", "--episodes", "1", "--scenarios", "curve-gentle",
+                                     "parking-empty", "--json"])
+    script.main()
+    out = capsys.readouterr().out
+    rows = json.loads(out[out.index("\n["):])
+    conditions = ["none", *map(str, official_suite().offdist)]
+    assert [(r["scenario"], r["condition"]) for r in rows] == [
+        (s, c) for s in ("curve-gentle", "parking-empty") for c in conditions]
+    assert [r["expert"] for r in rows] == ["expert:cautious"] * 3 + ["expert:tidy"] * 3
+    assert all(r["expert_success"] == 1.0 and r["random_success"] == 0.0 for r in rows)
+    assert "6 of 6 (scenario, condition) cells pass" in out

@@ -34,7 +34,7 @@ class EpisodeMetrics:
     termination: str
     """an Outcome value"""
     route_completion: float
-    """progress at the end of the episode, in [0, 1]: along the road (curves), toward the goal bay (parking)"""
+    """progress at the end of the episode, in [0, 1]: along the road (curves), along the reference routes (parking)"""
     steps: int
     """decisions taken"""
     duration: float

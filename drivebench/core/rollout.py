@@ -17,6 +17,11 @@ STUCK_TIME = 10.0  # [s] without new progress
 STUCK_PROGRESS = 0.01  # the smallest gain in route completion that counts as progress
 
 
+class PolicyFailure(Exception):
+    """Raised by a policy that could not act (it timed out, its process died, it raised in another process): the
+    episode ends as `invalid_action` with this exception's message as the reason, word for word."""
+
+
 def run_episode(env: gymnasium.Env, policy: Policy, seed: int, *, stop_when_stuck: bool = False) -> Episode:
     """Reset with `seed` and let the policy drive to the end of the episode.
 
@@ -57,6 +62,8 @@ def _checked(policy: Policy, env: gymnasium.Env, obs: np.ndarray) -> tuple[np.nd
     try:
         raw = policy(env, obs)
         action = np.asarray(raw, dtype=np.float32)
+    except PolicyFailure as err:
+        return None, str(err)
     except Exception as err:  # a user's policy may raise anything; the episode records it
         return None, f"the policy raised {type(err).__name__}: {err}"
     if action.shape != (2,):

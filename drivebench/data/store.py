@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from importlib import metadata
@@ -61,7 +62,9 @@ def package_versions() -> dict[str, str]:
 
 
 def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """sha256 hex of a file, read in chunks."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def episodes_table(episodes: list[Episode]) -> pa.Table:
@@ -116,67 +119,180 @@ def save(path: Path, manifest: dict, episodes: list[Episode]) -> Path:
     return path
 
 
+def _regular_file(file: Path, what: str, fix: str) -> None:
+    """Raise DemoDataError unless `file` is a regular file (checked before opening it: a FIFO or a device would
+    block the read or never end)."""
+    try:
+        mode = file.stat().st_mode
+    except FileNotFoundError:
+        raise DemoDataError(f"{file}: {what} is missing; {fix}") from None
+    except OSError as exc:
+        raise DemoDataError(f"{file}: {what} cannot be read ({exc.strerror or exc}); {fix}") from None
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+        raise DemoDataError(f"{file}: {what} is {kind}, not a regular file; {fix}")
+
+
 def read_manifest_raw(path: Path) -> dict:
-    """The manifest as stored, of any schema version."""
+    """The manifest as stored, of any schema version: a JSON object (the fields every version has, `scenario`,
+    `expert` and `seeds`, are checked where present)."""
     path = Path(path)
     file = path / MANIFEST_FILE
-    if not file.exists():
-        raise DemoDataError(f"{path}: no demos here ({MANIFEST_FILE} is missing); record them with "
-                            "`drivebench record --scenario S --expert E`")
+    record = "record them with `drivebench record --scenario S --expert E`"
+    if not file.exists() and not file.is_symlink():
+        raise DemoDataError(f"{path}: no demos here ({MANIFEST_FILE} is missing); {record}")
+    _regular_file(file, "the demo manifest", f"delete the folder and {record}")
     try:
-        return json.loads(file.read_text())
-    except json.JSONDecodeError as exc:
-        raise DemoDataError(f"{file}: not valid JSON ({exc}); delete the folder and record it again") from None
+        manifest = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DemoDataError(f"{file}: not valid JSON ({exc}); delete the folder and {record}") from None
+    if not isinstance(manifest, dict):
+        raise DemoDataError(f"{file}: not a demo manifest (a JSON {type(manifest).__name__}, not an object); delete "
+                            f"the folder and {record}")
+    for field, check, wanted in (("scenario", lambda v: isinstance(v, dict) and isinstance(v.get("name"), str),
+                                  "an object with a `name`"),
+                                 ("expert", lambda v: isinstance(v, dict) and isinstance(v.get("id"), str),
+                                  "an object with an `id`"),
+                                 ("seeds", lambda v: isinstance(v, list) and v and all(_is_int(x) for x in v),
+                                  "a non-empty list of integers")):
+        if field in manifest and not check(manifest[field]):
+            raise DemoDataError(f"{file}: field `{field}` must be {wanted}; {_fix(manifest)}")
+    return manifest
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _fix(manifest: dict) -> str:
+    """What to do about a damaged set: the command that records it again."""
+    command = manifest.get("command")
+    return f"record the demos again: {command}" if isinstance(command, str) and command else \
+        "delete the folder and record the demos again with `drivebench record --scenario S --expert E`"
+
+
+def _manifest_problem(manifest: dict) -> str | None:
+    """What is wrong with the fields of a manifest of this schema version that loading reads, or None."""
+    for field in ("files", "episodes", "seeds", "scenario", "expert"):
+        if field not in manifest:
+            return f"field `{field}` is missing"
+    files = manifest["files"]
+    if not isinstance(files, dict) or DATA_FILE not in files:
+        return f"field `files` must be an object listing {DATA_FILE}"
+    for name, entry in files.items():
+        if (not name or name in (".", "..") or "/" in name or "\\" in name or Path(name).is_absolute()
+                or Path(name).name != name):
+            return f"field `files` lists {name!r}: a demo set's files are plain file names inside its folder"
+        if not (isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
+                and len(entry["sha256"]) == 64 and all(c in "0123456789abcdef" for c in entry["sha256"])
+                and _is_int(entry.get("bytes")) and entry["bytes"] >= 0):
+            return f"field `files.{name}` must be {{\"sha256\": 64 hex digits, \"bytes\": a size}}"
+    episodes = manifest["episodes"]
+    if not isinstance(episodes, list):
+        return "field `episodes` must be a list"
+    for i, meta in enumerate(episodes):
+        if not (isinstance(meta, dict) and _is_int(meta.get("seed")) and _is_int(meta.get("steps"))
+                and meta["steps"] >= 0 and isinstance(meta.get("termination"), str)):
+            return f"field `episodes[{i}]` must hold an integer `seed`, `steps` >= 0 and a `termination`"
+    if not isinstance(manifest["scenario"].get("spec_hash"), str):
+        return "field `scenario.spec_hash` is missing"
+    return None
 
 
 def read_manifest(path: Path) -> dict:
-    """The manifest, if it is of this schema version."""
+    """The manifest, if it is of this schema version and holds the fields loading reads."""
     manifest = read_manifest_raw(path)
     file = Path(path) / MANIFEST_FILE
     if manifest.get("schema_version") != SCHEMA_VERSION:
         raise DemoDataError(f"{file}: schema version {manifest.get('schema_version')!r}, this drivebench reads "
                             f"{SCHEMA_VERSION}; record the demos again: {manifest.get('command', '')}")
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise DemoDataError(f"{file}: {problem}; {_fix(manifest)}")
     return manifest
 
 
+def data_file(path: Path, name: str, manifest: dict) -> Path:
+    """The file `name` listed in the manifest of the set in `path`: a regular file inside the set's folder (a
+    name or link that leads outside it is refused: reading never leaves the folder)."""
+    folder = Path(path)
+    file = folder / name
+    manifest_file = folder / MANIFEST_FILE
+    try:
+        inside = file.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError) as exc:  # a loop of links
+        raise DemoDataError(f"{file}: cannot be resolved ({exc}); {_fix(manifest)}") from None
+    if not inside:
+        raise DemoDataError(f"{manifest_file}: field `files` lists {name!r}, which leads outside the demo set's "
+                            f"folder ({file.resolve()}); {_fix(manifest)}")
+    _regular_file(file, "a file of the demo set", _fix(manifest))
+    return file
+
+
 def verify(path: Path) -> dict:
-    """Check the manifest and every data file's checksum; returns the manifest or raises DemoDataError."""
+    """Check the manifest and every data file's size and checksum; returns the manifest or raises DemoDataError."""
     manifest = read_manifest(path)
     for name, expected in manifest["files"].items():
-        file = Path(path) / name
-        if not file.exists():
-            raise DemoDataError(f"{file}: missing; record the demos again: {manifest.get('command', '')}")
-        actual = sha256(file)
+        file = data_file(path, name, manifest)
+        size = file.stat().st_size
+        actual = sha256(file) if size == expected["bytes"] else None  # another size: no need to read it
         if actual != expected["sha256"]:
+            found = f"found {actual[:12]}..." if actual else "found another size"
             raise DemoDataError(
                 f"{file}: checksum mismatch (the file was truncated or edited): expected {expected['sha256'][:12]}"
-                f"..., found {actual[:12]}... ({file.stat().st_size} bytes, expected {expected['bytes']}); "
-                f"record the demos again: {manifest.get('command', '')}")
+                f"..., {found} ({size} bytes, expected {expected['bytes']}); {_fix(manifest)}")
     return manifest
 
 
 def load(path: Path) -> DemoSet:
-    """Load a demo set after verifying its checksums."""
+    """Load a demo set after verifying its checksums; a data file that matches its checksum but is not the
+    Parquet table described at the top of this module raises DemoDataError naming the file and the column."""
     manifest = verify(path)
-    table = pq.read_table(Path(path) / DATA_FILE)
-    episode = table.column("episode").to_numpy()
-    obs = _fixed_size_list(table, "obs")
-    actions = _fixed_size_list(table, "action")
-    reward = table.column("reward").to_numpy()
-    pose = np.stack([table.column(c).to_numpy() for c in ("x", "y", "heading", "speed")], 1)
-    signals = {c.removeprefix("signal."): table.column(c).to_numpy() for c in table.column_names
-               if c.startswith("signal.")}
+    file = Path(path) / DATA_FILE
+    try:
+        table = pq.read_table(file)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DemoDataError(f"{file}: not a readable Parquet file ({exc}); {_fix(manifest)}") from None
+    try:
+        columns = _columns(table)
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError, pa.ArrowException) as exc:
+        raise DemoDataError(f"{file}: not a demo table of schema version {SCHEMA_VERSION}: {exc}; "
+                            f"{_fix(manifest)}") from None
+    episode, obs, actions, reward, pose, signals = columns
     episodes = []
     for i, meta in enumerate(manifest["episodes"]):
         rows = np.nonzero(episode == i)[0]
         if len(rows) != meta["steps"] + 1:
-            raise DemoDataError(f"{path}: episode {i} has {len(rows)} rows, the manifest says {meta['steps'] + 1}")
+            raise DemoDataError(f"{file}: episode {i} has {len(rows)} rows, the manifest's `episodes[{i}].steps` "
+                                f"says {meta['steps'] + 1}; {_fix(manifest)}")
         acts = rows[:-1]
         episodes.append(Episode(meta["seed"], obs[rows], actions[acts], reward[acts], pose[rows],
                                 {name: values[rows] for name, values in signals.items()}, meta["termination"]))
     return DemoSet(manifest, episodes)
 
 
+def _columns(table: pa.Table) -> tuple:
+    """(episode, obs, action, reward, pose, signals) arrays of a demo table; KeyError naming a missing column,
+    ValueError for one of the wrong type or length."""
+    missing = [c for c in ("episode", "obs", "action", "reward", "x", "y", "heading", "speed")
+               if c not in table.column_names]
+    if missing:
+        raise KeyError(f"column(s) {', '.join(missing)} missing")
+    episode = table.column("episode").to_numpy()
+    if not np.issubdtype(episode.dtype, np.integer):
+        raise ValueError(f"column episode is {table.column('episode').type}, not integers")
+    obs, actions = _fixed_size_list(table, "obs"), _fixed_size_list(table, "action")
+    if actions.shape[1] != 2:
+        raise ValueError(f"column action holds {actions.shape[1]} values per row, not 2")
+    reward = table.column("reward").to_numpy().astype(np.float32)
+    pose = np.stack([table.column(c).to_numpy() for c in ("x", "y", "heading", "speed")], 1).astype(np.float32)
+    signals = {c.removeprefix("signal."): table.column(c).to_numpy().astype(np.float32) for c in table.column_names
+               if c.startswith("signal.")}
+    return episode, obs, actions, reward, pose, signals
+
+
 def _fixed_size_list(table: pa.Table, name: str) -> np.ndarray:
     column = table.column(name).combine_chunks()
-    return column.values.to_numpy().reshape(len(column), column.type.list_size)
+    if not pa.types.is_fixed_size_list(column.type):
+        raise ValueError(f"column {name} is {column.type}, not a fixed-size list of floats")
+    return column.values.to_numpy().astype(np.float32).reshape(len(column), column.type.list_size)

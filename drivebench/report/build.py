@@ -1,7 +1,9 @@
 """`write_report`: the results database and the suite -> a report folder that opens from disk.
 
 The folder holds index.html (page.py), the figures (figures.py) and GIFs (gifs.py) it shows, and the tables
-behind them: leaderboard.md / .csv / .json, scenario_scores.csv (per entry and scenario, with its training runs'
+behind them: leaderboard.md / .csv / .json (a table per track shown: `all`, and each other track that ranks more
+than the baselines; the JSON's `rows` are every entry on every scenario, what the figures draw, and its `tracks`
+the tables; the CSV's `track` column says which), scenario_scores.csv (per entry and scenario, with its training runs'
 scores), robustness.csv (the robustness curves' points) and episodes.csv (every official episode of the entries'
 runs, one row each, without trajectories). It is written into a temporary folder beside the target and renamed over it at the end, so a
 reader sees the old report or the new one, never half of one, and a failed build leaves the old one in place.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import html
 import json
 import os
 import shutil
@@ -23,7 +26,7 @@ import pandas as pd
 
 from drivebench import leaderboard
 from drivebench.errors import DrivebenchError
-from drivebench.leaderboard import Row, Suite
+from drivebench.leaderboard import Row, Suite, Track
 from drivebench.report import figures, page
 from drivebench.report import gifs as gif_module
 from drivebench.report.data import (
@@ -79,14 +82,15 @@ def _replace(new: Path, target: Path) -> None:
 
 
 def _write(folder: Path, db: ResultsDB, suite: Suite, *, title: str, run_info: dict, gifs: bool) -> None:
-    rows = leaderboard.compute(db, suite)
+    rows = leaderboard.compute(db, suite)  # every entry on every scenario: what the figures draw
+    boards = track_boards(db, suite)
     order = entry_order(rows)
     entries = {name: entry for name, entry in db.entries().items() if name in order}
     records = load_records(db, suite, entries)
     colours = figures.entry_colours(order)
     notes: list[str] = []
 
-    _write_tables(folder, db, suite, rows, entries, records, order)
+    _write_tables(folder, db, suite, rows, boards, entries, records, order)
 
     def draw(file: str, alt: str, fn: Callable, *args, caption: str = "", **kwargs) -> Picture:
         try:
@@ -125,20 +129,46 @@ def _write(folder: Path, db: ResultsDB, suite: Suite, *, title: str, run_info: d
         gif_note = "GIFs were not rendered for this report."
 
     (folder / "index.html").write_text(page.render(
-        title=title, run_info=run_info, suite=suite, leaderboard_html=leaderboard.as_html(rows), files=TABLES,
+        title=title, run_info=run_info, suite=suite, leaderboard_html=tracks_html(boards, suite), files=TABLES,
         scores=scores, robustness=robustness, trajectories=trajectories, failures=failures, gifs=gif_results,
         gif_note=gif_note, condition=str(MAP_CONDITION), speed=gif_module.SPEEDUP, notes=notes))
 
 
+# ---------------------------------------------------------------------------------------------- tracks
+def track_boards(db: ResultsDB, suite: Suite) -> list[tuple[Track, list[Row]]]:
+    """The rows of each track the report shows: `all`, and every other track that ranks an entry besides the
+    baselines (a track of the baselines alone, such as the few-demo ones after a smoke run, says nothing new)."""
+    boards = [(track, leaderboard.compute(db, suite, track)) for track in leaderboard.tracks(suite)]
+    return [(track, rows) for i, (track, rows) in enumerate(boards)
+            if i == 0 or any(r.kind != "baseline" for r in rows)]
+
+
+def tracks_html(boards: list[tuple[Track, list[Row]]], suite: Suite) -> str:
+    """A heading, a line on what it covers and the table of each track shown; the tracks left out, named."""
+    shown = {track.name for track, _ in boards}
+    parts = [f'<h3 id="track-{html.escape(track.name)}">Track {html.escape(track.name)}</h3>'
+             f'<p class="explain">{html.escape(track.describe(suite))}.</p>{leaderboard.as_html(rows)}'
+             for track, rows in boards]
+    left = [t.name for t in leaderboard.tracks(suite) if t.name not in shown]
+    if left:
+        parts.append(f'<p class="explain">Not shown, as they rank only the baselines: '
+                     f'{html.escape(", ".join(left))}.</p>')
+    return "\n".join(parts)
+
+
 # ---------------------------------------------------------------------------------------------- tables
-def _write_tables(folder: Path, db: ResultsDB, suite: Suite, rows: list[Row], entries: dict[str, dict],
-                  records: Records, order: list[str]) -> None:
-    (folder / "leaderboard.md").write_text(leaderboard.as_markdown(rows, suite))
+def _write_tables(folder: Path, db: ResultsDB, suite: Suite, rows: list[Row], boards: list[tuple[Track, list[Row]]],
+                  entries: dict[str, dict], records: Records, order: list[str]) -> None:
+    (folder / "leaderboard.md").write_text(leaderboard.as_markdown_tracks(boards, suite))
     dicts = leaderboard.as_dicts(rows)
     (folder / "leaderboard.json").write_text(json.dumps(
         {"suite_version": suite.version, "scenarios": list(suite.scenarios), "episodes": suite.episodes,
-         "rows": dicts}, indent=1) + "\n")
-    _write_csv(folder / "leaderboard.csv", [_flat(d) for d in dicts], _flat_columns())
+         "rows": dicts,
+         "tracks": [{"name": track.name, "scenarios": list(track.scenarios), "regime": track.regime,
+                     "rows": leaderboard.as_dicts(track_rows)} for track, track_rows in boards]}, indent=1) + "\n")
+    _write_csv(folder / "leaderboard.csv",
+               [{"track": track.name, **_flat(d)} for track, track_rows in boards
+                for d in leaderboard.as_dicts(track_rows)], ["track", *_flat_columns()])
     _write_csv(folder / "scenario_scores.csv",
                [{"entry": r.agent, "kind": r.kind, "scenario": scenario,
                  **{k: v for k, v in values.items() if k != "per_run"},

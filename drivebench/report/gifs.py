@@ -182,6 +182,7 @@ def _simulate(request: GifRequest) -> tuple[list[np.ndarray], Episode, float]:
         episode = run_episode(env, act, request.seed, stop_when_stuck=True)
         render()
     finally:
+        policy.close()
         env.close()
     return frames, episode, 1.0 / spec.policy_frequency
 

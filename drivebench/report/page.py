@@ -33,14 +33,18 @@ figcaption { font-size: 0.88em; color: #555; max-width: 60em; }
 """
 
 EXPLAIN = {
-    "leaderboard": "Entries ranked by their in-distribution driving score (route completion x infraction "
-                   "penalties, 0-100) with 95% intervals in brackets: rliable's stratified bootstrap over the "
-                   "entry's training runs (runs) within scenarios; a one-run entry (1*: the baselines, a "
-                   "one-policy submission) has intervals over episodes. The off-distribution score is the same "
-                   "over the shifted conditions; P(improve) is the probability that a run of the entry beats a "
-                   "run of the next one down on a scenario. Incomplete entries miss some episodes and rank below "
-                   "the rest. The score bars cover every run; the robustness curves, maps, failure plots and GIFs "
-                   "below show each entry's first training run.",
+    "leaderboard": "One table per track: all (every scenario) and each scenario family, in the standard data "
+                   "regime and in the few-demo one (-<n>demos: the entries trained on that many demos per "
+                   "scenario); the baselines are on every track for reference, and each track's rows are computed "
+                   "over its scenarios only. Entries ranked by their in-distribution driving score (route "
+                   "completion x infraction penalties, 0-100) with 95% intervals in brackets: rliable's stratified "
+                   "bootstrap over the entry's training runs (runs) within scenarios; a one-run entry (1*: the "
+                   "baselines, a one-policy submission) has intervals over episodes. The off-distribution score is "
+                   "the same over the shifted conditions; P(improve) is the probability that a run of the entry "
+                   "beats a run of the next one down on a scenario. Incomplete entries miss some episodes and rank "
+                   "below the rest (an entry for one family is complete on that family's track). The score bars "
+                   "cover every entry and run; the robustness curves, maps, failure plots and GIFs below show each "
+                   "entry's first training run.",
     "scores": "Each bar is an entry's mean driving score with its 95% interval; the right panel is the same score "
               "under the off-distribution shifts. Overlapping whiskers mean the data cannot tell the two entries "
               "apart; the drop from left to right is what leaving the demonstrations costs.",

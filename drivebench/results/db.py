@@ -108,13 +108,22 @@ def encode_trajectory(trajectory: Trajectory) -> bytes:
 
 
 def decode_trajectory(blob: bytes) -> Trajectory:
-    """The inverse of `encode_trajectory`: float32 arrays equal to the encoded ones."""
-    header, body = zlib.decompress(blob).split(b"\n", 1)
-    meta = json.loads(header)
-    shapes = [meta["poses"], *(shape for _, shape in meta["signals"])]
-    parts = np.split(np.frombuffer(body, "<f4"), np.cumsum([math.prod(s) for s in shapes])[:-1])
-    poses, *signals = (part.reshape(shape).astype(np.float32) for part, shape in zip(parts, shapes))
-    return Trajectory(poses, {name: values for (name, _), values in zip(meta["signals"], signals)})
+    """The inverse of `encode_trajectory`: float32 arrays equal to the encoded ones. ValueError, saying what is
+    wrong, for a blob that is not one (damaged, truncated or of another format)."""
+    try:
+        header, body = zlib.decompress(blob).split(b"\n", 1)
+        meta = json.loads(header)
+        shapes = [tuple(meta["poses"]), *(tuple(shape) for _, shape in meta["signals"])]
+        sizes = [math.prod(s) for s in shapes]
+        if len(body) != 4 * sum(sizes) or any(not all(isinstance(d, int) and d >= 0 for d in s) for s in shapes):
+            raise ValueError(f"the header's shapes {shapes} do not match the {len(body)} bytes of values")
+        parts = np.split(np.frombuffer(body, "<f4"), np.cumsum(sizes)[:-1])
+        poses, *signals = (part.reshape(shape).astype(np.float32) for part, shape in zip(parts, shapes))
+        return Trajectory(poses, {str(name): values for (name, _), values in zip(meta["signals"], signals)})
+    except ValueError:
+        raise
+    except (zlib.error, KeyError, TypeError, IndexError, AttributeError) as exc:  # (JSONDecodeError is a ValueError)
+        raise ValueError(f"not an encoded trajectory ({type(exc).__name__}: {exc})") from None
 
 
 class ResultsDB:
@@ -136,11 +145,14 @@ class ResultsDB:
             self._open()
         except sqlite3.OperationalError as exc:
             self._conn.close()
-            raise DrivebenchError(f"{self.path}: cannot use the results database ({exc}): is the file read-only, "
-                                  "locked by another process, or the disk full?") from None
+            raise self._unusable(exc) from None
         except BaseException:
             self._conn.close()
             raise
+
+    def _unusable(self, exc: sqlite3.OperationalError) -> DrivebenchError:
+        return DrivebenchError(f"{self.path}: cannot use the results database ({exc}): is the file read-only, locked "
+                               "by another process, or the disk full? Give a writable file path with --db")
 
     def _open(self) -> None:
         """Enable WAL, then create the schema, or check that the file's is this drivebench's."""
@@ -196,14 +208,25 @@ class ResultsDB:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        """One write transaction: committed when the block ends, rolled back if it raises."""
-        self._conn.execute("BEGIN IMMEDIATE")
+        """One write transaction: committed when the block ends, rolled back if it raises. A write SQLite refuses
+        (a read-only file, a lock held past BUSY_TIMEOUT, a full disk) is a DrivebenchError saying so."""
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise self._unusable(exc) from None
         try:
             yield
+        except sqlite3.OperationalError as exc:
+            self._conn.execute("ROLLBACK")
+            raise self._unusable(exc) from None
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._conn.execute("ROLLBACK")
+            raise self._unusable(exc) from None
 
     def count(self) -> int:
         """Episodes stored. (Not `__len__`: an empty database would then be falsy.)"""
@@ -232,7 +255,7 @@ class ResultsDB:
                     seeds: Sequence[int]) -> list[EpisodeRecord]:
         """The stored records of these episodes in the order of `seeds`; KeyError if one is not stored."""
         keys = [episode_key((agent_hash, scenario_hash, shift, level, seed)) for seed in seeds]
-        found = {row["key"]: _record(row) for row in self._rows("*", keys)}
+        found = {row["key"]: self._record(row) for row in list(self._rows("*", keys))}
         missing = [seed for seed, key in zip(seeds, keys) if key not in found]
         if missing:
             raise KeyError(f"{self.path}: no episode stored for seeds {missing}")
@@ -240,10 +263,35 @@ class ResultsDB:
 
     def trajectory(self, key: str) -> Trajectory:
         """The trajectory of the episode with this row key (the `key` column); KeyError if none."""
-        row = self._conn.execute("SELECT trajectory FROM episodes WHERE key = ?", (key,)).fetchone()
+        cursor = self._conn.cursor()
+        cursor.row_factory = sqlite3.Row
+        row = cursor.execute("SELECT key, agent, scenario, shift, level, seed, trajectory FROM episodes WHERE key = ?",
+                             (key,)).fetchone()
         if row is None:
             raise KeyError(f"{self.path}: no episode with key {key}")
-        return decode_trajectory(row[0])
+        try:
+            return decode_trajectory(row["trajectory"])
+        except ValueError as exc:
+            raise self._damaged(row, "trajectory", exc) from None
+
+    def _record(self, row: sqlite3.Row) -> EpisodeRecord:
+        """The EpisodeRecord of a row of the episodes table; DrivebenchError naming the row if it is damaged."""
+        try:
+            trajectory = decode_trajectory(row["trajectory"])
+        except ValueError as exc:
+            raise self._damaged(row, "trajectory", exc) from None
+        try:
+            return _record(row, trajectory)
+        except (TypeError, ValueError) as exc:
+            raise self._damaged(row, "metrics", exc) from None
+
+    def _damaged(self, row: sqlite3.Row, what: str, exc: Exception) -> DrivebenchError:
+        """The error for a row that cannot be read back: which episode, and how to get it evaluated again."""
+        return DrivebenchError(
+            f"{self.path}: the stored {what} of the episode of {row['agent']} on {row['scenario']} (shift "
+            f"{row['shift']}:{row['level']}, seed {row['seed']}) is damaged ({exc}); delete that "
+            f"row and evaluate again (only the missing episode runs): sqlite3 {self.path} \"DELETE FROM episodes "
+            f"WHERE key = '{row['key']}'\"")
 
     def dataframe(self, *, agent: str | None = None, scenario: str | None = None, shift: str | None = None,
                   level: int | None = None) -> pd.DataFrame:
@@ -253,7 +301,25 @@ class ResultsDB:
         frame = pd.read_sql_query(f"SELECT {', '.join(SCALAR_COLUMNS)} FROM episodes{where} "
                                   "ORDER BY agent, scenario, shift, level, seed", self._conn, params=params)
         dtypes = {name: _DTYPES[kind] for name, kind in METRIC_TYPES.items() if kind in _DTYPES}
-        return frame.astype({**dtypes, "level": "int64", "seed": "int64", "schema_version": "int64"})
+        dtypes = {**dtypes, "level": "int64", "seed": "int64", "schema_version": "int64"}
+        # A column read back as integers holds integers; any other (NULLs read as float, text as object) is
+        # checked value by value, so that a damaged row is named rather than cast (a NULL would become False).
+        for column, dtype in dtypes.items():
+            if pd.api.types.is_integer_dtype(frame[column]) or (
+                    dtype == "float64" and pd.api.types.is_float_dtype(frame[column])):
+                continue
+            bad = [key for key, value in zip(frame["key"], frame[column]) if not _fits(value, dtype)]
+            if bad:
+                raise DrivebenchError(
+                    f"{self.path}: column {column} of the episodes table holds values that are not {dtype} in "
+                    f"{len(bad)} row(s), the episodes with key {', '.join(bad[:3])}{'...' if len(bad) > 3 else ''}: "
+                    f"the file was edited or damaged; delete those rows (sqlite3 {self.path} \"DELETE FROM episodes "
+                    f"WHERE key = '...'\") and evaluate again, or use another --db")
+        try:
+            return frame.astype(dtypes)
+        except (TypeError, ValueError) as error:
+            raise DrivebenchError(f"{self.path}: the episodes table cannot be read ({error}): the file was edited or "
+                                  "damaged; use another --db, or delete the file to evaluate again") from None
 
     def set_entry(self, name: str, kind: str, agents: dict[str, Sequence[tuple[str, str]]]) -> None:
         """Make `name` a leaderboard entry of `kind` (baseline, trained, submission) driven on each scenario by
@@ -310,12 +376,19 @@ def _row(record: EpisodeRecord) -> tuple:
             encode_trajectory(record.trajectory))
 
 
-def _record(row: sqlite3.Row) -> EpisodeRecord:
-    metrics = EpisodeMetrics(**{name: _from_sql(row[name], kind) for name, kind in METRIC_TYPES.items()})
+def _record(row: sqlite3.Row, trajectory: Trajectory) -> EpisodeRecord:
+    """A row's EpisodeRecord (its trajectory decoded already); TypeError naming a metric column that does not hold
+    its type."""
+    values = {}
+    for name, kind in METRIC_TYPES.items():
+        try:
+            values[name] = _from_sql(row[name], kind)
+        except TypeError as exc:
+            raise TypeError(f"column {name}: {exc}") from None
+    metrics = EpisodeMetrics(**values)
     return EpisodeRecord(agent=row["agent"], agent_hash=row["agent_hash"], scenario=row["scenario"],
                          scenario_hash=row["scenario_hash"], shift=row["shift"], level=row["level"], seed=row["seed"],
-                         metrics=metrics, trajectory=decode_trajectory(row["trajectory"]),
-                         invalid_reason=row["invalid_reason"])
+                         metrics=metrics, trajectory=trajectory, invalid_reason=row["invalid_reason"])
 
 
 def _to_sql(value, kind: type):
@@ -327,9 +400,25 @@ def _to_sql(value, kind: type):
     return int(value)
 
 
+def _fits(value, dtype: str) -> bool:
+    """Can pandas store this SQLite value in a column of `dtype` (bool, int64, float64)?"""
+    if dtype == "float64":
+        return value is None or isinstance(value, (int, float))
+    return isinstance(value, int) and (dtype != "bool" or value in (0, 1))
+
+
 def _from_sql(value, kind: type):
+    """A metric from its SQLite value; TypeError for a value its column's type cannot hold (an edited file)."""
     if kind is float:
+        if value is not None and not isinstance(value, (int, float)):
+            raise TypeError(f"{value!r} is not a number")
         return math.nan if value is None else float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise TypeError(f"{value!r} is not text")
+        return value
+    if not isinstance(value, int):
+        raise TypeError(f"{value!r} is not an integer")
     return kind(value)
 
 

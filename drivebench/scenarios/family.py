@@ -65,6 +65,9 @@ class Family:
     """spec-rewriting shifts it supports: name -> rewrite(spec, **level params) -> spec data"""
     env_shifts: tuple[str, ...] = ("start_offset", "bump", "obs_noise")
     """env-wrapping shifts (eval/shifts.py) that apply to it"""
+    shift_levels: Mapping[str, Mapping[int, Mapping[str, Any]]] = field(default_factory=dict)
+    """its own parameters for a shift's levels where eval/shifts.py's shared ones do not fit it (e.g. a disturbance
+    calibrated to its speeds): shift name -> {level: parameters}; a shift or level not listed takes the shared ones"""
     describe: Callable[[Any], str] = lambda spec: ""
     """one line on the scenario's geometry for `drivebench scenarios show`"""
     costs: Callable[[Any], Costs] = lambda spec: Costs()

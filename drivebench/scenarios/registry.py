@@ -42,16 +42,20 @@ _ERRORS: list[ScenarioError] = []
 
 def scenario_files() -> list[Path]:
     """One file per scenario name: the project's own (scenarios/) first, then the extra folders in order. A later file
-    with a name already taken is not loaded; discover() records it as an error that names the file it collides with,
-    so a user's file never silently replaces an official scenario (or another user file)."""
+    with a name already taken (so the same gymnasium id) is not loaded; discover() records it as an error that names
+    both files, so a user's file never silently replaces an official scenario (or another user file). A folder
+    named twice is searched once."""
     return sorted(_scenario_files()[0].values(), key=lambda p: p.stem)
 
 
 def _scenario_files() -> tuple[dict[str, Path], list[ScenarioError]]:
     seen: dict[str, Path] = {}
     errors: list[ScenarioError] = []
-    folders = scenario_dirs()
+    folders, searched = scenario_dirs(), set()
     for folder in [folders[-1], *folders[:-1]]:  # the project's folder (last in scenario_dirs) decides first
+        if folder.resolve() in searched:  # a folder named twice (or through a link): its files are not clashes
+            continue
+        searched.add(folder.resolve())
         for path in sorted(folder.glob("*.toml")):
             if path.stem in seen:
                 errors.append(ScenarioError(path, [("(file name)", f"{seen[path.stem]} already defines scenario "

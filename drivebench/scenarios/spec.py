@@ -15,24 +15,65 @@ import hashlib
 import json
 import re
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, ClassVar, get_args
+from typing import Annotated, ClassVar, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
 
 from drivebench.errors import ScenarioError
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
-def _ordered(value: tuple[float, float]) -> tuple[float, float]:
-    if value[0] > value[1]:
-        raise ValueError(f"a range is [low, high] with low <= high, got [{value[0]}, {value[1]}]")
-    return value
+@dataclass(frozen=True)
+class Within:
+    """The check of a range field: ordered ([a, b] with a <= b) and inside the allowed interval [low, high]."""
+
+    low: float
+    high: float
+
+    def __call__(self, value: tuple[float, float]) -> tuple[float, float]:
+        if value[0] > value[1]:
+            raise ValueError(f"a range is [low, high] with low <= high, got [{value[0]:g}, {value[1]:g}]")
+        if value[0] < self.low or value[1] > self.high:
+            raise ValueError(f"must lie within [{self.low:g}, {self.high:g}], got [{value[0]:g}, {value[1]:g}]")
+        return value
 
 
-Range = Annotated[tuple[float, float], AfterValidator(_ordered)]
-"""A closed interval [low, high] from which a value is drawn uniformly with the episode's seed."""
+def Range(low: float, high: float):  # noqa: N802 (used as a type: `speed: Range(0, 40) = ...`)
+    """The type of a range field: a closed interval [a, b], a <= b, inside [low, high] (the field's physically
+    plausible values, written in its description), from which a value is drawn uniformly with the episode's seed."""
+    return Annotated[tuple[float, float], AfterValidator(Within(low, high))]
+
+
+def bounds(info: FieldInfo) -> tuple[str, float, float, str] | None:
+    """The interval a numeric field's values must lie in, as (opening bracket, low, high, closing bracket): from
+    its constraints (ge/gt/le/lt) or, for a range field, its `Within` check; None if the field has neither."""
+    low = high = None
+    opening, closing = "[", "]"
+    for item in info.metadata:
+        if isinstance(item, AfterValidator) and isinstance(item.func, Within):
+            return "[", item.func.low, item.func.high, "]"
+        if getattr(item, "ge", None) is not None:
+            low = item.ge
+        elif getattr(item, "gt", None) is not None:
+            low, opening = item.gt, "("
+        elif getattr(item, "le", None) is not None:
+            high = item.le
+        elif getattr(item, "lt", None) is not None:
+            high, closing = item.lt, ")"
+    return None if low is None and high is None else (opening, low, high, closing)
+
+
+def interval_text(info: FieldInfo) -> str | None:
+    """A field's allowed interval as written in its description, e.g. '(0, 40]' or '[-12, 12]'."""
+    found = bounds(info)
+    if found is None:
+        return None
+    opening, low, high, closing = found
+    return f"{opening}{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}{closing}"
 
 
 class SpecModel(BaseModel):
@@ -47,10 +88,12 @@ class ScenarioBase(SpecModel):
 
     name: str = Field(description="the file name without .toml; set by the loader")
     description: str = ""
-    version: int = Field(default=0, ge=0, description="bump when dynamics, reward or termination change")
-    horizon: int = Field(default=300, ge=10, le=5000, description="episode length limit [steps]")
-    policy_frequency: int = Field(default=5, ge=1, le=30, description="decisions per second [Hz]")
-    simulation_frequency: int = Field(default=15, ge=1, le=60, description="physics steps per second [Hz]")
+    version: int = Field(default=0, ge=0, le=999, description="bump when dynamics, reward or termination change; "
+                         "in [0, 999]")
+    horizon: int = Field(default=300, ge=10, le=5000, description="episode length limit [steps], in [10, 5000]")
+    policy_frequency: int = Field(default=5, ge=1, le=30, description="decisions per second [Hz], in [1, 30]")
+    simulation_frequency: int = Field(default=15, ge=1, le=60, description="physics steps per second [Hz], "
+                                      "in [1, 60]")
 
     UNION_TAGS: ClassVar[frozenset[str]] = frozenset()
     """Tags of the discriminated unions in the family's file (e.g. a segment's `kind`), left out of error paths."""
@@ -164,9 +207,29 @@ def _describe(err: dict, model: type[ScenarioBase]) -> tuple[str, str]:
         msg = "required field is missing"
     elif kind == "value_error":
         msg = msg.removeprefix("Value error, ")
+    elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        info = _field_at(model, loc)
+        allowed = interval_text(info) if info is not None else None
+        if allowed:
+            unit = re.search(r"\[([^\],]+)\]", info.description or "")
+            msg = f"{msg}: allowed {allowed}{' ' + unit.group(1) if unit else ''}"
     elif kind == "union_tag_invalid" or kind == "union_tag_not_found":
         msg = msg.replace("Input tag", "value").replace("found using", "of")
     return field, msg
+
+
+def _field_at(model: type[BaseModel], loc: tuple) -> FieldInfo | None:
+    """The field an error location points at (through nested models, lists and unions), or None."""
+    candidates, info = [model], None
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        owners = [m for m in candidates if part in m.model_fields]
+        if not owners:
+            continue  # a union tag (a segment's "arc") or a type name pydantic put in the path
+        info = owners[0].model_fields[part]
+        candidates = [a for a in _annotation_types(info.annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+    return info
 
 
 def _common_problems(spec: ScenarioBase) -> list[tuple[str, str]]:
@@ -187,6 +250,12 @@ def field_docs(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str]
         sub = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
         if sub is not None:
             rows += field_docs(sub, f"{prefix}{name}.")
-        elif info.description:
+            continue
+        if info.description:
             rows.append((f"{prefix}{name}", info.description))
+        if get_origin(ann) is list:  # a list of models (a road's segments): each kind's fields, as name[kind].field
+            for item in _annotation_types(ann):
+                if isinstance(item, type) and issubclass(item, BaseModel):
+                    tag = get_args(item.model_fields["kind"].annotation) if "kind" in item.model_fields else ()
+                    rows += field_docs(item, f"{prefix}{name}[{tag[0] if tag else ''}].")
     return rows

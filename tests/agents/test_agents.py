@@ -145,8 +145,12 @@ def test_weights_of_another_network_fail_clearly(trained, tmp_path):
     config = json.loads((copy / checkpoints.CONFIG).read_text())
     config["network"]["net_arch"] = [8]
     (copy / checkpoints.CONFIG).write_text(json.dumps(config))
-    with pytest.raises(DrivebenchError, match="does not fit the network"):
+    with pytest.raises(DrivebenchError, match=r"field `network.net_arch` is \[8\] .* holds layers of \[64, 64\]"):
         checkpoints.load_policy(copy)
+    config["network"]["net_arch"] = [64, 64]
+    config["network"]["activation"] = "relu"  # the same shapes, another network: loads (the hash tells them apart)
+    (copy / checkpoints.CONFIG).write_text(json.dumps(config))
+    assert checkpoints.load_policy(copy)[1]["network"]["activation"] == "relu"
 
 
 def test_not_a_checkpoint_and_other_formats_fail_clearly(tmp_path, trained):

@@ -1,6 +1,8 @@
 """Demo recording and storage: round trip, bit-for-bit regeneration, corruption detection, staleness."""
 import json
+import os
 import shutil
+from pathlib import Path
 
 import gymnasium
 import numpy as np
@@ -179,3 +181,122 @@ def test_require_current_names_the_set_what_changed_and_the_command(demos, tmp_p
     assert "drivebench record --scenario parking-empty --expert expert:tidy --episodes 3 --seed 5" in str(err.value)
     with pytest.raises(DrivebenchError, match="`drivebench run`"):
         record.require_current(default)
+
+
+# ---------------------------------------------------------------------------------------------- hostile sets
+def _copy(demos, tmp_path, name="copy"):
+    return shutil.copytree(demos, tmp_path / name)
+
+
+def _edit_manifest(folder, change) -> None:
+    file = folder / store.MANIFEST_FILE
+    manifest = json.loads(file.read_text())
+    change(manifest)
+    file.write_text(json.dumps(manifest))
+
+
+def _list_file(folder, name: str, data) -> None:
+    """List `name` in the manifest with the size and sha256 of `data` (a path), as an honest entry would be."""
+    digest = store.sha256(data)
+    _edit_manifest(folder, lambda m: m["files"].update({name: {"sha256": digest, "bytes": data.stat().st_size}}))
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (lambda m: m.pop("files"), "field `files` is missing"),
+    (lambda m: m.pop("episodes"), "field `episodes` is missing"),
+    (lambda m: m.update(files=[store.DATA_FILE]), f"field `files` must be an object listing {store.DATA_FILE}"),
+    (lambda m: m.update(files={}), f"listing {store.DATA_FILE}"),
+    (lambda m: m["files"][store.DATA_FILE].update(sha256=None), f"field `files.{store.DATA_FILE}` must be"),
+    (lambda m: m["files"][store.DATA_FILE].pop("bytes"), f"field `files.{store.DATA_FILE}` must be"),
+    (lambda m: m["episodes"][1].pop("steps"), "field `episodes[1]`"),
+    (lambda m: m["episodes"][0].update(steps="many"), "field `episodes[0]`"),
+    (lambda m: m.update(scenario="parking-empty"), "field `scenario` must be an object"),
+    (lambda m: m.update(seeds="5"), "field `seeds` must be a non-empty list of integers"),
+], ids=["no-files", "no-episodes", "files-list", "files-empty", "sha-null", "no-bytes", "no-steps", "steps-text",
+        "scenario-text", "seeds-text"])
+def test_a_manifest_with_a_missing_or_malformed_field_names_it(demos, tmp_path, change, fragment):
+    copy = _copy(demos, tmp_path)
+    _edit_manifest(copy, change)
+    with pytest.raises(DemoDataError) as err:
+        store.load(copy)
+    assert str(err.value).startswith(f"{copy / store.MANIFEST_FILE}: ")
+    assert fragment in str(err.value)
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '"a string"', "\udcff"], ids=["list", "string", "not-utf8"])
+def test_a_manifest_that_is_no_json_object_is_one_message(demos, tmp_path, content):
+    copy = _copy(demos, tmp_path)
+    (copy / store.MANIFEST_FILE).write_bytes(content.encode("utf-8", "surrogateescape"))
+    with pytest.raises(DemoDataError, match="not a demo manifest|not valid JSON") as err:
+        store.load(copy)
+    assert str(copy / store.MANIFEST_FILE) in str(err.value)
+
+
+def test_a_data_file_that_matches_its_checksum_but_is_no_parquet_is_one_message(demos, tmp_path):
+    copy = _copy(demos, tmp_path)
+    data = copy / store.DATA_FILE
+    data.write_bytes(b"PAR1" + b"garbage" * 100)
+    _list_file(copy, store.DATA_FILE, data)
+    store.verify(copy)  # the checksum matches: only reading it can tell
+    with pytest.raises(DemoDataError, match="not a readable Parquet file") as err:
+        store.load(copy)
+    assert str(err.value).startswith(f"{data}: ") and "drivebench record --scenario parking-empty" in str(err.value)
+
+
+@pytest.mark.parametrize("table, fragment", [
+    (lambda t: t.drop(["obs"]), "column(s) obs missing"),
+    (lambda t: t.set_column(t.column_names.index("action"), "action", t.column("reward")), "column action is float"),
+    (lambda t: t.slice(0, 5), "episode 0 has 5 rows, the manifest's `episodes[0].steps`"),
+], ids=["no-obs", "action-not-list", "short"])
+def test_a_parquet_table_of_another_shape_is_one_message(demos, tmp_path, table, fragment):
+    import pyarrow.parquet as pq
+
+    copy = _copy(demos, tmp_path)
+    data = copy / store.DATA_FILE
+    pq.write_table(table(pq.read_table(data)), data)
+    _list_file(copy, store.DATA_FILE, data)
+    with pytest.raises(DemoDataError) as err:
+        store.load(copy)
+    assert str(err.value).startswith(f"{data}: ") and fragment in str(err.value)
+
+
+@pytest.mark.parametrize("entry", ["../../outside.bin", "{outside}", "sub/../../outside.bin", "..", "."])
+def test_reading_never_leaves_the_sets_folder(demos, tmp_path, entry):
+    """A manifest entry naming a file outside the folder (relative, absolute, through a subfolder) is refused
+    naming the entry, although the file's checksum matches: it is never read."""
+    copy = _copy(demos, tmp_path / "a" / "b")
+    outside = tmp_path / "a" / "outside.bin"
+    outside.write_bytes(b"secret\n")
+    name = entry.format(outside=outside)
+    _list_file(copy, name, outside)
+    reads = []
+    real = store.sha256
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(store, "sha256", lambda path: reads.append(path) or real(path))
+        with pytest.raises(DemoDataError) as err:
+            store.load(copy)
+    assert str(err.value).startswith(f"{copy / store.MANIFEST_FILE}: field `files` lists {name!r}")
+    assert all(Path(p).resolve().is_relative_to(copy.resolve()) for p in reads)
+
+
+def test_a_listed_file_that_links_outside_the_folder_is_refused(demos, tmp_path):
+    copy = _copy(demos, tmp_path / "set")
+    outside = tmp_path / "elsewhere.parquet"
+    shutil.move(copy / store.DATA_FILE, outside)
+    (copy / store.DATA_FILE).symlink_to(outside)
+    with pytest.raises(DemoDataError, match="leads outside the demo set's folder") as err:
+        store.load(copy)
+    assert f"lists {store.DATA_FILE!r}" in str(err.value)
+    (copy / store.DATA_FILE).unlink()
+    shutil.move(outside, copy / "real.parquet")
+    (copy / store.DATA_FILE).symlink_to(copy / "real.parquet")  # a link that stays inside is fine
+    assert len(store.load(copy).episodes) == 3
+
+
+@pytest.mark.parametrize("which", [store.MANIFEST_FILE, store.DATA_FILE])
+def test_a_fifo_in_a_set_is_refused_without_blocking(demos, tmp_path, which, error_without_blocking):
+    copy = _copy(demos, tmp_path)
+    (copy / which).unlink()
+    os.mkfifo(copy / which)
+    message = error_without_blocking(lambda: store.load(copy), DemoDataError)
+    assert message.startswith(f"{copy / which}: ") and "a FIFO, not a regular file" in message

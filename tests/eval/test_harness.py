@@ -268,7 +268,6 @@ def test_an_agent_changed_within_the_process_is_evaluated_as_it_is_now(module_po
     # edit the policy and import it again (a notebook with autoreload; a checkpoint folder trained again)
     (tmp_path / f"{name}.py").write_text("import numpy as np\n\n\ndef act(obs):  # now steers hard left\n"
                                          "    return np.array([0.0, -1.0], np.float32)\n")
-    sys.modules.pop(name)
     importlib.invalidate_caches()
     new_hash = load_policy(agent).agent_hash
     assert new_hash != first[0].agent_hash

@@ -335,3 +335,53 @@ def test_make_env_for_every_shift_and_family():
                 assert obs.shape == env.observation_space.shape and "progress" in info
     rendered = make_env(spec_of("curve-gentle"), Shift("bump", 1), render_mode="rgb_array")
     assert rendered.unwrapped.render_mode == "rgb_array"
+
+
+# ---------------------------------------------------------------------------------------------- per-family levels
+def test_a_family_recalibrates_a_level_as_data_and_the_others_take_the_shared_one():
+    curve, parking = families.get("curve"), families.get("parking")
+    bump = Shift("bump", 2)
+    assert shifts.level_parameters(bump, curve) == {"steps": 4, "steering": 0.2}
+    assert shifts.level_parameters(bump, parking) == SHIFTS["bump"].levels[2] == {"steps": 4}
+    assert shifts.level_parameters(Shift("start_offset", 2), curve) == SHIFTS["start_offset"].levels[2]
+    curve_env, parking_env = make_env(spec_of("curve-gentle"), bump), make_env(spec_of("parking-empty"), bump)
+    assert (curve_env.steps, curve_env.steering) == (4, 0.2)
+    assert (parking_env.steps, parking_env.steering) == (4, 0.6)  # Bump's own default steering
+
+
+def test_every_family_level_names_a_known_shift_level_and_its_parameters():
+    for fam in families.all_families():
+        for name, levels in fam.shift_levels.items():
+            assert name in SHIFTS and set(levels) <= set(SHIFTS[name].levels), (fam.name, name)
+            for level, params in levels.items():  # the parameters the wrapper or the rewrite takes
+                assert set(SHIFTS[name].levels[level]) <= set(params), (fam.name, name, level)
+
+
+# ---------------------------------------------------------------------------------------------- scored conditions
+def _scored_conditions():
+    from drivebench.leaderboard import official_suite
+    suite = official_suite()
+    return [(scenario, shift) for scenario in suite.scenarios for shift in (NONE, *suite.offdist)]
+
+
+@pytest.mark.parametrize("scenario, shift", _scored_conditions(), ids=lambda v: str(v))
+def test_the_reference_driver_passes_every_scored_condition(scenario, shift):
+    """The guard of benchmarks/reference_conditions.py (BENCHMARKS.md has the 50-seed table): each official
+    scenario's first expert (the leaderboard's `expert` baseline) arrives under every scored condition."""
+    from drivebench.experts.registry import experts_for
+    from drivebench.seeds import eval_seeds
+    spec = shifted_spec(spec_of(scenario), shift)
+    expert = experts_for(spec_of(scenario))[0].id
+    records = run_chunk(expert, spec.model_dump(mode="json"), shift.name, shift.level, eval_seeds(4))
+    assert [r.metrics.termination for r in records] == ["arrived"] * 4
+
+
+@pytest.mark.parametrize("scenario", ["parking-empty", "parking-crowded", "parking-reverse"])
+def test_random_driving_completes_little_of_a_parking_route(scenario):
+    """Random actions coast along the aisle; along the reference routes that is little of the way (toward the bay
+    it counted 15-22% on average, and scored 9.9-13.7 over 50 seeds)."""
+    from drivebench.seeds import eval_seeds
+    spec = spec_of(scenario)
+    records = run_chunk("random", spec.model_dump(mode="json"), "none", 0, eval_seeds(10))
+    assert not any(r.metrics.success for r in records)
+    assert np.mean([r.metrics.driving_score for r in records]) <= 10.0

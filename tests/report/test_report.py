@@ -23,7 +23,9 @@ class Page(HTMLParser):
     def __init__(self, text: str):
         super().__init__()
         self.images, self.links, self.body_rows, self.scripts = [], [], 0, 0
-        self._table, self._tbody = None, False
+        self.track_rows: dict[str, int] = {}
+        """leaderboard rows under each track's heading (its id without `track-`)"""
+        self._table, self._tbody, self._heading = None, False, ""
         self.feed(text)
 
     def handle_starttag(self, tag, attrs):
@@ -38,8 +40,12 @@ class Page(HTMLParser):
             self._table = attrs.get("class")
         elif tag == "tbody":
             self._tbody = True
+        elif tag == "h3":
+            self._heading = attrs.get("id") or ""
         elif tag == "tr" and self._tbody and self._table == "leaderboard":
             self.body_rows += 1
+            track = self._heading.removeprefix("track-")
+            self.track_rows[track] = self.track_rows.get(track, 0) + 1
 
     def handle_endtag(self, tag):
         if tag == "tbody":
@@ -74,12 +80,16 @@ def test_the_page_is_static_and_every_picture_is_in_the_folder(report):
 
 def test_the_tables_hold_the_suite(report, results_db, suite):
     folder = report.parent
-    rows = leaderboard.compute(results_db, suite)
-    assert (folder / "leaderboard.md").read_text() == leaderboard.as_markdown(rows, suite)
-    assert [r["agent"] for r in json.loads((folder / "leaderboard.json").read_text())["rows"]] == ["expert", "random"]
+    everything = leaderboard.get_track("all", suite)
+    rows = leaderboard.compute(results_db, suite, everything)
+    # baselines alone: only the `all` track is shown
+    assert (folder / "leaderboard.md").read_text() == leaderboard.as_markdown_tracks([(everything, rows)], suite)
+    written = json.loads((folder / "leaderboard.json").read_text())
+    assert [r["agent"] for r in written["rows"]] == ["expert", "random"]
+    assert [(t["name"], [r["agent"] for r in t["rows"]]) for t in written["tracks"]] == [("all", ["expert", "random"])]
     with (folder / "leaderboard.csv").open() as f:
         table = list(csv.DictReader(f))
-    assert [r["agent"] for r in table] == ["expert", "random"]
+    assert [(r["track"], r["agent"]) for r in table] == [("all", "expert"), ("all", "random")]
     assert float(table[0]["driving_score_ci_low"]) <= float(table[0]["driving_score"])
     episodes = pd.read_csv(folder / "episodes.csv")
     assert list(episodes.columns[:4]) == ["entry", "run", "key", "agent"]
@@ -104,13 +114,16 @@ def test_an_entry_of_two_training_runs_in_the_tables(tmp_path, results_db, suite
         db.set_entry("mixed", "submission", {s: [expert[s][0], ("random", load_policy("random").agent_hash)]
                                              for s in suite.scenarios})
         index = write_report(tmp_path / "run", db, suite, title="runs", run_info={}, gifs=False)
+        one = suite.scenarios[0]  # an entry for one scenario's family only: complete on that family's track
+        db.set_entry("first-only", "submission", {one: [("random", load_policy("random").agent_hash)]})
+        tracks = write_report(tmp_path / "tracks", db, suite, title="tracks", run_info={}, gifs=False).parent
     folder = index.parent
     rows = {r["agent"]: r for r in json.loads((folder / "leaderboard.json").read_text())["rows"]}
     assert rows["mixed"]["runs"] == 2 and rows["expert"]["runs"] == 1
     assert rows["mixed"]["per_run_driving_score"] == pytest.approx([rows["expert"]["driving_score"],
                                                                     rows["random"]["driving_score"]])
     with (folder / "leaderboard.csv").open() as f:
-        table = {r["agent"]: r for r in csv.DictReader(f)}
+        table = {r["agent"]: r for r in csv.DictReader(f) if r["track"] == "all"}
     assert table["mixed"]["runs"] == "2" and len(json.loads(table["mixed"]["per_run_driving_score"])) == 2
     scores = pd.read_csv(folder / "scenario_scores.csv")
     mixed = scores[scores.entry == "mixed"]
@@ -119,8 +132,24 @@ def test_an_entry_of_two_training_runs_in_the_tables(tmp_path, results_db, suite
     assert list(episodes.columns[:2]) == ["entry", "run"]
     assert sorted(set(episodes[episodes.entry == "mixed"].run)) == [0, 1]
     text = index.read_text()
-    assert Page(text).body_rows == 3 and "<td>1*</td>" in text and "<td>2</td>" in text
-    assert "could not be drawn" not in text
+    names = [t.name for t in leaderboard.tracks(suite)]
+    standard = [t.name for t in leaderboard.tracks(suite) if t.regime == leaderboard.STANDARD]
+    assert len(standard) == 3  # all, and the family of each of the two scenarios
+    assert Page(text).track_rows == {name: 3 for name in standard}  # a table per track with a submission
+    assert "<td>1*</td>" in text and "<td>2</td>" in text and "could not be drawn" not in text
+    assert f"Not shown, as they rank only the baselines: {', '.join(n for n in names if n not in standard)}" in text
+
+    page = Page((tracks / "index.html").read_text())
+    assert page.track_rows == {"all": 4, standard[1]: 4, standard[2]: 3}
+    written = {t["name"]: {r["agent"]: r for r in t["rows"]}
+               for t in json.loads((tracks / "leaderboard.json").read_text())["tracks"]}
+    assert not written["all"]["first-only"]["complete"] and written[standard[1]]["first-only"]["complete"]
+    assert "first-only" not in written[standard[2]]
+    with (tracks / "leaderboard.csv").open() as f:
+        assert [r["track"] for r in csv.DictReader(f) if r["agent"] == "first-only"] == ["all", standard[1]]
+    markdown = (tracks / "leaderboard.md").read_text()
+    assert [line for line in markdown.splitlines() if line.startswith("## Track")] == [
+        f"## Track `{name}`" for name in standard]
 
 
 def test_writing_again_replaces_the_folder(tmp_path, results_db, suite):

@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import zlib
 from datetime import datetime, timezone
 
 import numpy as np
@@ -276,3 +277,81 @@ def test_a_folder_or_an_unwritable_path_as_the_database_is_one_clear_error(tmp_p
     blocker.write_text("")
     with pytest.raises(DrivebenchError, match="cannot open or create the results database"):
         ResultsDB(blocker / "sub" / "r.db")  # its parent would be a folder inside a file
+
+
+# ---------------------------------------------------------------------------------------------- damaged rows
+def _damage(db: ResultsDB, seed: int, column: str, value) -> str:
+    """Overwrite one column of the stored episode of `seed` (as an outside edit or a bad disk would); its key."""
+    key = episode_key(make_record(seed=seed).key)
+    with sqlite3.connect(db.path) as raw:
+        assert raw.execute(f"UPDATE episodes SET {column} = ? WHERE key = ?", (value, key)).rowcount == 1
+    return key
+
+
+@pytest.mark.parametrize("blob", [b"garbage", zlib.compress(b'{"poses": [6, 4], "signals": []}\n' + b"\0" * 8),
+                                  zlib.compress(b"[1, 2]\n"), zlib.compress(b"no header line")],
+                         ids=["not-zlib", "short-body", "header-a-list", "no-newline"])
+def test_a_damaged_trajectory_blob_names_the_episode_and_the_fix(db, blob):
+    db.add([make_record(seed=s) for s in range(3)])
+    key = _damage(db, 1, "trajectory", blob)
+    expected = (f"{db.path}: the stored trajectory of the episode of bc on curve-gentle (shift none:0, seed 1) is "
+                "damaged (")
+    with pytest.raises(DrivebenchError) as err:
+        db.get_records(sha("bc"), sha("curve-gentle/none/0"), "none", 0, [0, 1, 2])
+    assert str(err.value).startswith(expected)
+    assert f"DELETE FROM episodes WHERE key = '{key}'" in str(err.value) and "evaluate again" in str(err.value)
+    with pytest.raises(DrivebenchError, match=re.escape(expected)):
+        db.trajectory(key)
+    # the fix the message gives works: delete the row, and the episode is missing (it will be evaluated again)
+    with sqlite3.connect(db.path) as raw:
+        raw.execute("DELETE FROM episodes WHERE key = ?", (key,))
+    assert db.missing_seeds(sha("bc"), sha("curve-gentle/none/0"), "none", 0, [0, 1, 2]) == [1]
+    assert [r.seed for r in db.get_records(sha("bc"), sha("curve-gentle/none/0"), "none", 0, [0, 2])] == [0, 2]
+
+
+def test_decode_trajectory_raises_value_error_for_any_damage():
+    good = encode_trajectory(make_record().trajectory)
+    for blob in (good[:-5], good[:10], b"", zlib.compress(b'{"poses": "x", "signals": []}\n'),
+                 zlib.compress(b'{"poses": [-1, 4], "signals": []}\n')):
+        with pytest.raises(ValueError):
+            decode_trajectory(blob)
+
+
+@pytest.mark.parametrize("column, value", [("success", None), ("steps", "many"), ("driving_score", "high"),
+                                           ("termination", None)])
+def test_a_damaged_metric_column_names_the_episode_and_the_column(db, column, value):
+    db.add([make_record(seed=s) for s in range(3)])
+    _damage(db, 2, column, value)
+    with pytest.raises(DrivebenchError) as err:
+        db.get_records(sha("bc"), sha("curve-gentle/none/0"), "none", 0, [0, 1, 2])
+    assert str(err.value).startswith(f"{db.path}: the stored metrics of the episode of bc on curve-gentle (shift "
+                                     f"none:0, seed 2) is damaged (column {column}: ")
+
+
+@pytest.mark.parametrize("column, value", [("success", None), ("steps", "many"), ("seed", "x"),
+                                           ("driving_score", "high")])
+def test_a_damaged_column_in_the_dataframe_names_the_column_and_rows(db, column, value):
+    db.add([make_record(seed=s) for s in range(3)])
+    key = _damage(db, 1, column, value)
+    with pytest.raises(DrivebenchError) as err:
+        db.dataframe()
+    assert str(err.value).startswith(f"{db.path}: column {column} of the episodes table holds values that are not ")
+    assert key in str(err.value)
+
+
+def test_a_read_only_database_is_read_and_a_write_is_one_clear_error(tmp_path, monkeypatch):
+    """A file the user may read but not write (simulated: SQLite opened read-only, as it opens a file without
+    write permission; the tests may run as root, who writes anything): its episodes can be read, and adding one is
+    one message naming the file, not a traceback."""
+    path = tmp_path / "results.db"
+    with ResultsDB(path) as db:
+        db.add([make_record()])
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda p, **kw: connect(f"file:{p}?mode=ro", uri=True, **kw))
+    with ResultsDB(path) as db:
+        assert db.count() == 1 and len(db.dataframe()) == 1
+        with pytest.raises(DrivebenchError) as err:
+            db.add([make_record(seed=1)])
+        assert str(err.value).startswith(f"{path}: cannot use the results database (attempt to write a readonly "
+                                         "database): is the file read-only")
+        assert db.count() == 1

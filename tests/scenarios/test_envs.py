@@ -470,3 +470,95 @@ def test_env_accepts_a_parsed_spec(parking_data):
     assert env.scenario is spec
     obs, _ = env.reset(seed=0)
     assert obs.shape == (len(ParkingEnv.observation_class().FEATURES),)
+
+
+# ---------------------------------------------------------------------------------------------- parking route
+def _route(*corners):
+    from drivebench.families.parking.geometry import Route
+    return Route.along(np.array(corners, float))
+
+
+def test_a_route_is_its_polyline_resampled_every_half_metre():
+    route = _route((0, 0), (10, 0), (10, -5))
+    assert len(route.points) == 31 and route.s[-1] == pytest.approx(15.0)
+    np.testing.assert_allclose(route.points[20], [10.0, 0.0])  # the corner, 10 m along
+    np.testing.assert_allclose(route.points[24], [10.0, -2.0])
+    np.testing.assert_allclose(np.diff(route.s), 0.5)
+
+
+def test_track_reaches_the_furthest_waypoint_within_tolerance_and_never_goes_back():
+    route = _route((0, 0), (10, 0), (10, -5))
+    # within 2 m of (3, 1): the waypoints (x, 0) with (x - 3)^2 + 1 <= 4, up to x = 3 + sqrt(3) = 4.73 -> x = 4.5
+    assert route.track(0, (3.0, 1.0), tolerance=2.0) == 9
+    assert route.track(9, (0.0, 0.0), tolerance=2.0) == 9  # driving back along the route un-reaches nothing
+    assert route.track(9, (3.0, 5.0), tolerance=2.0) == 9  # off the route: nothing new
+    assert route.track(9, (10.0, -1.0), tolerance=2.0) == 26  # past the corner: (10, -3), 13 m on, is 2 m away
+
+
+def test_track_does_not_skip_to_where_the_route_comes_back_near_itself():
+    """A U: east 20 m, 3 m south, back west. A car near the start is also near the route's end, 40 m on."""
+    route = _route((0, 0), (20, 0), (20, 3), (0, 3))
+    assert route.track(0, (2.0, 2.0), tolerance=2.0) == 4  # (2, 0) is exactly 2 m away; (0.5, 3) is 42.5 m on
+    assert route.track(0, (2.0, 2.0), tolerance=2.0, window=100.0) == 85  # an unlimited window would jump
+
+
+def test_remaining_is_the_way_back_onto_the_route_plus_the_rest_of_it():
+    """remaining = min over the waypoints from the reached one to 10 m on of (route after it) + (distance to it beyond
+    the 2 m tolerance): the shortest way to the end through a point of the route ahead."""
+    straight = _route((0, 0), (20, 0))
+    # reached (6, 0) [index 12], on the route: (8, 0) is within the tolerance, 12 m after it
+    assert straight.remaining(12, (6.0, 0.0), tolerance=2.0) == pytest.approx(12.0)
+    # 5 m to the side: back onto the route as far on as the window lets, (16, 0): 4 m after it + sqrt(10^2 + 5^2) - 2
+    assert straight.remaining(12, (6.0, 5.0), tolerance=2.0) == pytest.approx(2.0 + math.sqrt(125))
+    # driven back to (1, 0), 5 m behind the reached waypoint: (20 - x) + (x - 1) - 2 for every x ahead, 17 m
+    assert straight.remaining(12, (1.0, 0.0), tolerance=2.0) == pytest.approx(17.0)
+    # at a corner the way back may cut it: from (4, 0) straight to the end (10, -5), sqrt(6^2 + 5^2) - 2 m, less
+    # than the 9 m along the route
+    corner = _route((0, 0), (10, 0), (10, -5))
+    assert corner.remaining(12, (4.0, 0.0), tolerance=2.0) == pytest.approx(math.sqrt(61) - 2.0)
+
+
+@pytest.mark.parametrize("remaining, start, expected", [(5.0, 20.0, 0.75), (20.0, 20.0, 0.0), (25.0, 20.0, 0.0),
+                                                         (0.0, 20.0, 1.0), (0.0, 0.0, 1.0)])
+def test_route_completion_is_the_share_of_the_start_distance_done(remaining, start, expected):
+    from drivebench.families.parking.geometry import route_completion
+    assert route_completion(remaining, start) == pytest.approx(expected)
+
+
+def test_parking_routes_are_the_reference_drivers_paths():
+    """parking-empty is driven by the tidy and the shortcut experts: progress follows either of their paths."""
+    from drivebench.experts.registry import experts_for
+    env = make(registry.get("parking-empty")).unwrapped
+    experts = experts_for(env.scenario)
+    assert [e.id for e in experts] == ["expert:tidy", "expert:shortcut"] and len(env.routes) == 2
+    for expert, route in zip(experts, env.routes):
+        path = expert.path(env)
+        np.testing.assert_allclose(route.points[[0, -1]], path.xy[[0, -1]], atol=1e-6)
+
+
+def test_parking_driving_straight_past_the_bay_completes_little_of_the_route(episode, constant_policy):
+    """Coasting along the aisle past the goal bay into the far wall: distance toward the bay counted about 0.3 of
+    the way at the crash (1 - 21 m / 30 m); along the reference routes the car has nearly everything still to do."""
+    env = make(registry.get("parking-empty"))
+    env.reset(seed=0)
+    u = env.unwrapped
+    u.vehicle.position, u.vehicle.heading, u.vehicle.speed = np.array([4.5, 0.0]), 0.0, 2.0
+    u.set_progress_reference()
+    infos, *_ = episode(env, constant_policy([0.3, 0.0]), 200)
+    assert infos[-1]["termination"] == "crashed" and infos[-1]["x"] > 45  # the east end wall
+    g = u.goal_bay.rect
+    assert 1 - infos[-1]["goal_distance"] / math.hypot(4.5 - g.x, g.y) > 0.25  # the old measure's credit
+    assert infos[-1]["progress"] < 0.05
+    assert max(i["progress"] for i in infos) < 0.6  # the aisle at y = 0 is off both routes (y = 3 and y = 7)
+
+
+def test_a_lot_no_expert_parks_in_measures_along_the_straight_way_in(parking_data, episode, constant_policy):
+    """Goal N0 at a 4 m margin: every style's turn would begin behind the start, so no expert supports the lot and
+    the route is the start region's centre -> the bay's mouth -> its centre."""
+    from drivebench.experts.registry import experts_for
+    env = _parking(parking_data, lot={"margin": 4.0}, goal={"bay": "N0"})
+    assert experts_for(env.scenario) == [] and len(env.routes) == 1
+    bay = env.lot.bay("N0")
+    np.testing.assert_allclose(env.routes[0].points[[0, -1]], [(4.5, 0.0), (bay.rect.x, bay.rect.y)])
+    _, info = env.reset(seed=0)
+    assert info["progress"] == 0.0

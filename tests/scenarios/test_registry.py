@@ -1,6 +1,8 @@
 """drivebench.scenarios.registry: discovery, gymnasium registration, look-up."""
 from __future__ import annotations
 
+import os
+
 import gymnasium
 import pytest
 
@@ -138,3 +140,35 @@ def test_an_unreadable_scenario_file_is_one_error_and_the_rest_load(extra_scenar
     [error] = registry.load_errors()
     assert message in str(error)
     assert len(registry.entries()) == len(SHIPPED)
+
+
+CURVE_TEXT = 'family = "curve"\n[road]\nspeed_limit = {limit}\nsegments = [{{ kind = "straight", length = 80 }}]\n'
+
+
+def test_two_user_files_of_one_name_in_two_folders_are_an_error_naming_both(extra_scenarios, monkeypatch, tmp_path):
+    second = tmp_path / "second"
+    second.mkdir()
+    (extra_scenarios / "curve-mine.toml").write_text(CURVE_TEXT.format(limit=9.0))
+    (second / "curve-mine.toml").write_text(CURVE_TEXT.format(limit=11.0))
+    monkeypatch.setenv("DRIVEBENCH_SCENARIOS", f"{extra_scenarios}{os.pathsep}{second}")
+    registry.discover()
+    entry = registry.get("curve-mine")  # the folder named first keeps the name
+    assert entry.file == extra_scenarios / "curve-mine.toml" and entry.spec.road.speed_limit == 9.0
+    [error] = registry.load_errors()
+    assert error.file == str(second / "curve-mine.toml")
+    assert str(extra_scenarios / "curve-mine.toml") in str(error) and str(second / "curve-mine.toml") in str(error)
+    assert "already defines scenario 'curve-mine'" in str(error)
+
+
+def test_a_folder_named_twice_or_through_a_link_is_no_clash(extra_scenarios, monkeypatch, tmp_path):
+    """Listing a folder twice (or the project's own folder, or a link to a folder) searches it once: its files do
+    not clash with themselves."""
+    (extra_scenarios / "curve-mine.toml").write_text(CURVE_TEXT.format(limit=9.0))
+    link = tmp_path / "link"
+    link.symlink_to(extra_scenarios)
+    folders = [extra_scenarios, link, extra_scenarios, REPO_ROOT / "scenarios"]
+    monkeypatch.setenv("DRIVEBENCH_SCENARIOS", os.pathsep.join(map(str, folders)))
+    registry.discover()
+    assert registry.load_errors() == []
+    assert registry.get("curve-mine").file == extra_scenarios / "curve-mine.toml"
+    assert len(registry.entries()) == len(SHIPPED) + 1

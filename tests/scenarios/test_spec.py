@@ -4,20 +4,28 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+from typing import Literal, get_args, get_origin
+
 import pytest
+
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from drivebench.errors import DrivebenchError, ScenarioError
 from drivebench.paths import REPO_ROOT
-from drivebench.families.curve.spec import CurveScenario
+from drivebench.families.curve.spec import CurveRoad, CurveScenario
 from drivebench.families.parking.spec import ParkingScenario, valid_bays
-from drivebench.scenarios.spec import field_docs, load_scenario, parse_spec, scenario_id, spec_hash
+from drivebench.families.curve.geometry import build_centreline, closest_overlap
+from drivebench.scenarios import family as families
+from drivebench.scenarios.spec import (bounds, field_docs, interval_text, load_scenario, parse_spec, scenario_id,
+                                       spec_hash)
 
 SHIPPED = sorted((REPO_ROOT / "scenarios").glob("*.toml"))
 
@@ -120,6 +128,18 @@ def _curve_cases():
          ["finite number"]),
         ("inf-speed-limit", lambda d: nested_set(d, "road.speed_limit", float("inf")), "road.speed_limit",
          ["finite number"]),
+        # absurd magnitudes: each numeric field has a plausible interval, named in the message
+        ("huge-start-speed", lambda d: nested_set(d, "start.speed", [1e308, 1e308]), "start.speed",
+         ["must lie within [0, 40]", "1e+308"]),
+        ("huge-speed-limit", lambda d: nested_set(d, "road.speed_limit", 1e308), "road.speed_limit",
+         ["less than or equal to 40", "allowed (0, 40] m/s"]),
+        ("negative-gap", lambda d: nested_set(d, "traffic.first_gap", [-1e308, 10]), "traffic.first_gap",
+         ["must lie within [5, 1000]"]),
+        ("lane-beyond-four", lambda d: nested_set(d, "start.lane", 4), "start.lane", ["0, 1, ... 3", "'any'"]),
+        ("too-many-segments", lambda d: nested_set(d, "road.segments", [{"kind": "straight", "length": 10}] * 101),
+         "road.segments", ["at most 100"]),
+        ("too-long", lambda d: nested_set(d, "road.segments", [{"kind": "straight", "length": 2000}] * 11),
+         "road.segments", ["22.0 km long", "at most 20 km"]),
         # wrong types
         ("type-speed-limit", lambda d: nested_set(d, "road.speed_limit", "fast"), "road.speed_limit",
          ["number"]),
@@ -187,6 +207,11 @@ def _parking_cases():
         ("tolerance-range", lambda d: nested_set(d, "goal.heading_tolerance_deg", 0), "goal.heading_tolerance_deg",
          ["greater than 0"]),
         ("orientation", lambda d: nested_set(d, "goal.orientation", "sideways"), "goal.orientation", []),
+        ("huge-count", lambda d: nested_set(d, "occupancy.count", 10**12), "occupancy.count",
+         ["less than or equal to 80", "allowed [0, 80]"]),
+        ("huge-start-speed", lambda d: nested_set(d, "start.speed", [1e308, 1e308]), "start.speed",
+         ["must lie within [-5, 15]"]),
+        ("huge-bay-index", lambda d: nested_set(d, "goal.bay", "N" + "9" * 40), "goal.bay", ["pattern"]),
     ]
 
 
@@ -253,6 +278,135 @@ def test_parse_spec_names_its_source(curve_data):
 def test_negative_start_lane_is_rejected(curve_data, write_scenario):
     curve_data["start"]["lane"] = -1
     expect_error(write_scenario(curve_data, "negative-lane"), "start.lane")
+
+
+# ---------------------------------------------------------------------------------------------- bounds
+def _numeric_fields(model: type[BaseModel], path: tuple = ()):
+    """(path, field info, is a range) of every numeric field of `model` and of the models nested in it; an item of a
+    list of models is written as its `kind` tag (e.g. ("road", "segments", "arc", "radius")). Literal choices (a
+    lot's rows: 1 or 2) are not numeric."""
+    for name, info in model.model_fields.items():
+        ann, here = info.annotation, (*path, name)
+        if get_origin(ann) is list:
+            item = get_args(ann)[0]
+            item = get_args(item)[0] if get_args(item) and get_origin(get_args(item)[0]) is not None else item
+            for kind in get_args(item) or [item]:
+                if isinstance(kind, type) and issubclass(kind, BaseModel):
+                    tag = get_args(kind.model_fields["kind"].annotation)[0]
+                    yield from _numeric_fields(kind, (*here, tag))
+        elif isinstance(ann, type) and issubclass(ann, BaseModel):
+            yield from _numeric_fields(ann, here)
+        elif ann in (int, float) or ann == tuple[float, float] or (int in get_args(ann) and get_origin(ann) is not Literal):
+            yield here, info, ann == tuple[float, float]
+
+
+NUMERIC = [(family, path, info, is_range) for family in ("curve", "parking")
+           for path, info, is_range in _numeric_fields(families.get(family).spec_model)]
+
+
+def _locate(data: dict, path: tuple) -> tuple[object, object, str]:
+    """(container, key, error path) of `path` in scenario data: a kind tag picks the list's first item of that kind."""
+    parts, parent, key = [], None, None
+    target = data
+    for part in path:
+        if isinstance(target, list):
+            key = next(i for i, item in enumerate(target) if item.get("kind") == part)
+            parts[-1] += f"[{key}]"
+        else:
+            key = part
+            parts.append(part)
+            target.setdefault(part, {})
+        parent, target = target, target[key]
+    return parent, key, ".".join(parts)
+
+
+@pytest.mark.parametrize("family, path, info, is_range", NUMERIC,
+                         ids=[f"{f}:{'.'.join(p)}" for f, p, _, _ in NUMERIC])
+def test_every_numeric_field_has_a_documented_bound_and_absurd_values_name_it(
+        family, path, info, is_range, curve_data, parking_data, write_scenario):
+    """Each numeric field of each family (the common ones too) has a finite interval of physically plausible
+    values, written in its description (with the unit, where it has one); values far outside it on either side
+    are rejected naming the field and that interval."""
+    if path == ("start", "lane") and family == "curve":  # an index or 'any': its validator bounds it (0..3)
+        return
+    found = bounds(info)
+    assert found is not None and None not in found[1:3], f"{path} has no upper or lower bound"
+    allowed = interval_text(info)
+    assert allowed in info.description, f"{path}: the description {info.description!r} does not say {allowed}"
+    for absurd in (1e308, -1e308):
+        data = copy.deepcopy(curve_data if family == "curve" else parking_data)
+        parent, key, field = _locate(data, path)
+        value = absurd if info.annotation is not int else int(math.copysign(10**15, absurd))
+        parent[key] = [value, value] if is_range else value
+        expect_error(write_scenario(data, f"absurd-{family}"), field, allowed)
+
+
+def test_numeric_fields_are_all_found():
+    """The walk above reaches the nested, list and common fields (so a field added later is checked too)."""
+    fields = {(f, ".".join(p)) for f, p, _, _ in NUMERIC}
+    assert {("curve", "horizon"), ("curve", "version"), ("curve", "road.segments.arc.radius"),
+            ("curve", "road.segments.straight.length"), ("curve", "start.speed"), ("curve", "start.lane"),
+            ("curve", "traffic.spacing"), ("parking", "occupancy.count"), ("parking", "start.y"),
+            ("parking", "goal.stop_speed"), ("parking", "lot.margin"), ("parking", "policy_frequency")} <= fields
+    assert ("parking", "lot.rows") not in fields  # Literal[1, 2]: a choice, not a magnitude
+
+
+# ---------------------------------------------------------------------------------------------- roads that cross
+def _arc(radius, angle, direction):
+    return {"kind": "arc", "radius": radius, "angle_deg": angle, "direction": direction}
+
+
+def _straight(length):
+    return {"kind": "straight", "length": length}
+
+
+S_LOOP = [_straight(30), _arc(20, 265, "left"), _arc(20, 265, "right"), _straight(30)]
+"""An S of two 265-degree arcs: the second loop comes back within 5.5 m of the first straight."""
+
+
+@pytest.mark.parametrize("case, segments, road, fragments", [
+    ("arc-330", [_straight(40), _arc(30, 330, "left"), _straight(40)], {},
+     ["crosses itself", "segment 0 (straight, 32 m along the road)", "segment 2 (straight, 221 m along the road)"]),
+    ("s-loop-wide", S_LOOP, {"lanes": 2, "lane_width": 3.0},
+     ["crosses itself", "segment 0 (straight", "segment 2 (arc", "within 5.5 m", "width (6 m: 2 lane(s) x 3 m)"]),
+    ("s-loop-270", [_straight(30), _arc(20, 270, "left"), _arc(20, 270, "right"), _straight(30)], {"lanes": 1},
+     ["crosses itself", "segment 1 (arc", "segment 3 (straight"]),
+    # the road itself does not cross, but its continuation past the end (along which progress is measured) does
+    ("continuation", [_straight(60), _arc(30, 270, "left"), _straight(5)], {"lanes": 1},
+     ["crosses itself", "segment 0 (straight", "continuation past its end", "count as arrived"]),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_a_road_that_crosses_itself_is_rejected_naming_where(curve_data, write_scenario, case, segments, road,
+                                                             fragments):
+    curve_data["road"].update(segments=segments, **road)
+    curve_data["start"] = {"lane": 0}
+    expect_error(write_scenario(curve_data, case), "road.segments", *fragments)
+
+
+def test_the_crossing_check_counts_the_roads_width(curve_data, write_scenario):
+    """The same S-shaped centreline is valid as a 2.5 m road and invalid as a 6 m one (parts 5.5 m apart)."""
+    curve_data["road"].update(segments=S_LOOP, lanes=1, lane_width=2.5)
+    curve_data["start"] = {"lane": 0}
+    narrow = load_scenario(write_scenario(curve_data, "narrow"))
+    assert closest_overlap(narrow.road) is None
+    curve_data["road"].update(lane_width=6.0)
+    expect_error(write_scenario(curve_data, "wide"), "road.segments", "within 5.5 m", "6 m: 1 lane(s) x 6 m")
+
+
+def test_closest_overlap_measures_the_true_distance(curve_data):
+    """Two parallel straights joined by a 180-degree turn are 2 r apart: no overlap at any width the inner-edge
+    check allows; the overlap found on a 330-degree loop is where its centreline crosses (distance ~ 0)."""
+    def road(segments, lanes=2):
+        return parse_spec({**curve_data, "name": "r", "road": {**curve_data["road"], "lanes": lanes,
+                                                                "segments": segments}}).road
+
+    for radius, lanes in ((10.0, 2), (30.0, 4)):
+        assert closest_overlap(road([_straight(50), _arc(radius, 180, "left"), _straight(50)], lanes)) is None
+    # (parse_spec rejects this road: validate the road alone, without the scenario's cross-field checks)
+    loop = CurveRoad.model_validate({**curve_data["road"], "segments": [_straight(40), _arc(30, 330, "left"),
+                                                                        _straight(40)]})
+    found = closest_overlap(loop)
+    assert found is not None and found.distance < 1.0 and found.width == 8.0
+    assert 0 <= found.s_a < found.s_b <= build_centreline(loop).length
 
 
 # ---------------------------------------------------------------------------------------------- hashing
@@ -382,9 +536,19 @@ def test_defaults_hash_like_explicit_values(curve_data):
 def _resolve(model: type[BaseModel], dotted: str):
     info = None
     for part in dotted.split("."):
-        info = model.model_fields[part]
+        name, _, kind = part.partition("[")
+        info = model.model_fields[name]
         model = info.annotation
+        if kind:  # name[kind]: the list item model whose `kind` is that tag
+            model = next(m for m in _leaves(model) if isinstance(m, type) and issubclass(m, BaseModel)
+                         and get_args(m.model_fields["kind"].annotation) == (kind.rstrip("]"),))
     return info
+
+
+def _leaves(annotation) -> list:
+    """The types inside an annotation (through list, Union and Annotated)."""
+    args = [a for a in get_args(annotation) if not isinstance(a, FieldInfo)]
+    return [annotation] if not args else [t for a in args for t in _leaves(a)]
 
 
 @pytest.mark.parametrize("model", [CurveScenario, ParkingScenario])
@@ -406,5 +570,8 @@ def test_field_docs_cover_the_main_fields():
     for path in ["lot.bays_per_row", "lot.walls", "occupancy.count", "goal.bay", "goal.orientation", "start.x"]:
         assert path in parking
     assert "[m/s]" in curve["road.speed_limit"]
+    # the fields of a road's segments, by kind
+    assert "(0, 5000]" in curve["road.segments[arc].radius"] and "[m]" in curve["road.segments[straight].length"]
+    assert "road.segments" in curve
     # nested models are expanded, never listed as a whole
     assert "road" not in curve and "lot" not in parking

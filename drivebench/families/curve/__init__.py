@@ -33,6 +33,7 @@ FAMILY = family.register(family.Family(
     infractions=metrics.infractions,
     drawing="drivebench.families.curve.draw",
     shift_rewrites={"traffic": shifts.more_traffic, "tighter_radius": shifts.tighter_radius},
+    shift_levels=shifts.LEVELS,
     describe=_describe,
     costs=_costs,
     gif_crop=0.5,  # highway-env's curve view spans 200 m, too far for a small GIF: keep 100 m at its own scale

@@ -142,3 +142,81 @@ def lane_offsets(road) -> np.ndarray:
     """Lateral offset of each lane centre from the road centreline [m]; lane 0 is the leftmost."""
     n, w = road.lanes, road.lane_width
     return (np.arange(n) - (n - 1) / 2) * w
+
+
+def sample_points(centreline: Centreline, s: np.ndarray) -> np.ndarray:
+    """(n, 2) centreline positions at distances `s` (sorted or not); straight extrapolation before 0 and after the
+    end, as `Centreline.pose`. Vectorised over each piece."""
+    s = np.asarray(s, dtype=float)
+    out = np.empty((len(s), 2))
+    pieces = centreline._with_extensions
+    starts = np.array([p.s0 for p in pieces[1:]])  # the extension before the start covers s < 0
+    index = np.searchsorted(starts, s, side="right")  # 0: before the road; len(pieces) - 1: past its end
+    for k, piece in enumerate(pieces):
+        mask = index == k
+        if not mask.any():
+            continue
+        u, th0, kappa = s[mask] - piece.s0, piece.heading0, piece.curvature
+        if kappa == 0.0:
+            out[mask, 0], out[mask, 1] = piece.x0 + u * math.cos(th0), piece.y0 + u * math.sin(th0)
+        else:
+            th = th0 + kappa * u
+            out[mask, 0] = piece.x0 + (np.sin(th) - math.sin(th0)) / kappa
+            out[mask, 1] = piece.y0 - (np.cos(th) - math.cos(th0)) / kappa
+    return out
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """Two places on the road (or on its straight continuations, along which progress is measured before the
+    start and past the end) whose centrelines come closer than the road's width: their surfaces overlap."""
+
+    s_a: float
+    """distance along the road of the earlier place [m] (< 0: on the continuation before the start)"""
+    s_b: float
+    """distance along the road of the later place [m] (> the road's length: on the continuation past its end)"""
+    distance: float
+    """how far apart their centrelines are there [m]"""
+    width: float
+    """the road's width, lanes x lane width [m]"""
+
+
+def closest_overlap(road) -> Overlap | None:
+    """Where the road comes back over itself: the closest pair of centreline points less than the road's width w
+    apart that are not neighbours along the road (a pair on the road itself before one on a continuation), or None
+    if there is none.
+
+    Neighbours: on a curve whose radius is nowhere below w/2 (CurveScenario's inner-edge check makes sure), two
+    points up to half a turn of its tightest circle apart are at least as far apart as on that circle (Schur's
+    comparison theorem), and on a circle of radius w/2 points pi w/2 apart along it are w apart. So two points
+    more than pi w/2 apart along the road and closer than w mean the road turned back over itself.
+    The road's straight continuations count too (up to where they leave the road's bounding box for good), since
+    `Centreline.project` measures progress along them: a car on the road where the continuation past its end
+    crosses it would count as arrived. The centreline is sampled every w/4 metres, so an overlap shallower than
+    that may go unseen."""
+    from scipy.spatial import cKDTree
+
+    line = build_centreline(road)
+    width = road.lanes * road.lane_width
+    step = width / 4
+    length = line.length
+    core = np.linspace(0.0, length, int(math.ceil(length / step)) + 1)
+    span = np.ptp(sample_points(line, core), axis=0)
+    reach = math.hypot(*span) + 2 * width  # past this, a straight continuation is too far from the road to overlap
+    ahead = np.arange(step, reach + step, step)
+    s = np.concatenate([-ahead[::-1], core, length + ahead])
+    points = sample_points(line, s)
+    pairs = cKDTree(points).query_pairs(width, output_type="ndarray")
+    if not len(pairs):
+        return None
+    i, j = pairs[:, 0], pairs[:, 1]
+    on_road = (s >= 0) & (s <= length)
+    distance = np.linalg.norm(points[i] - points[j], axis=1)
+    keep = (np.abs(s[i] - s[j]) > math.pi * width / 2 + 2 * step) & (on_road[i] | on_road[j]) & (distance < width)
+    if not keep.any():
+        return None
+    both = keep & on_road[i] & on_road[j]
+    keep = both if both.any() else keep  # the road over itself first, then a continuation over the road
+    k = np.flatnonzero(keep)[np.argmin(distance[keep])]
+    a, b = sorted((float(s[i[k]]), float(s[j[k]])))
+    return Overlap(a, b, float(distance[k]), width)

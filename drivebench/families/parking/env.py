@@ -10,6 +10,7 @@ from highway_env.road.road import Road, RoadNetwork
 from highway_env.vehicle.objects import Landmark
 
 from drivebench.families.parking import geometry
+from drivebench.families.parking.experts import PARKING_STYLES, ParkingExpert, plan
 from drivebench.scenarios import roads
 from drivebench.scenarios.envs import (CAR_LENGTH, CAR_WIDTH, COMMON_SIGNALS, OFFROAD_TOLERANCE, FeatureObservation,
                                        ScenarioEnv, Termination)
@@ -18,6 +19,20 @@ from drivebench.scenarios.fastsim import EgoVehicle, LaneNetwork, StaticObstacle
 
 RAY_COUNT, RAY_RANGE = 16, 20.0  # range sensor: rays around the car, maximum distance [m]
 ORIENTATION_CODE = {"nose-in": 1.0, "reverse-in": -1.0, "any": 0.0}
+ROUTE_TOLERANCE = CAR_WIDTH
+"""a route waypoint is reached when the car centre comes within this distance of it [m]: one car width"""
+
+
+def reference_routes(spec, lot: geometry.LotGeometry) -> tuple[geometry.Route, ...]:
+    """The routes a scenario's progress is measured along: the reference path of each expert that parks in it (the
+    ways its reference drivers park, first the one the agents learn from). A scenario no expert supports gets the
+    straight line from the start region's centre to the goal bay's mouth, then into the bay."""
+    start = (sum(spec.start.x) / 2, sum(spec.start.y) / 2)
+    styles = [s for s in PARKING_STYLES.values() if ParkingExpert(s).supports(spec) is None]
+    if styles:
+        return tuple(geometry.Route.along(plan(s, lot, spec.goal.bay, start).xy) for s in styles)
+    bay = lot.bay(spec.goal.bay)
+    return (geometry.Route.along(np.array([start, bay.entrance, (bay.rect.x, bay.rect.y)])),)
 
 
 class ParkingEgoObservation(FeatureObservation):
@@ -68,6 +83,7 @@ class ParkingEnv(ScenarioEnv):
     def build_geometry(self) -> None:
         self.lot = geometry.build_lot(self.scenario.lot)
         self.goal_bay = self.lot.bay(self.scenario.goal.bay)
+        self.routes = reference_routes(self.scenario, self.lot)
 
     def render_config(self) -> dict:
         size = max(self.lot.interior.length, 2 * self.lot.interior.width)
@@ -122,8 +138,17 @@ class ParkingEnv(ScenarioEnv):
         self.set_progress_reference()
 
     def set_progress_reference(self) -> None:
-        g = self.goal_bay.rect
-        self.start_distance = float(np.hypot(*(self.vehicle.position - [g.x, g.y])))
+        """Join each reference route where the car is: its nearest waypoint, and the ones within reach after it."""
+        position = self.vehicle.position
+        self.route_reached = [r.track(r.nearest(position), position, ROUTE_TOLERANCE) for r in self.routes]
+        self.route_start = [r.remaining(k, position, ROUTE_TOLERANCE) for r, k in zip(self.routes, self.route_reached)]
+
+    def route_completion(self) -> float:
+        """Follow the car along every reference route; the largest share of any that it has done, in [0, 1]."""
+        position = self.vehicle.position
+        self.route_reached = [r.track(k, position, ROUTE_TOLERANCE) for r, k in zip(self.routes, self.route_reached)]
+        return max(geometry.route_completion(r.remaining(k, position, ROUTE_TOLERANCE), start)
+                   for r, k, start in zip(self.routes, self.route_reached, self.route_start))
 
     def heading_aligned(self, heading: float) -> bool:
         """Does a car with this heading face the way the goal requires (within the tolerance)?"""
@@ -150,7 +175,8 @@ class ParkingEnv(ScenarioEnv):
             termination = Termination.OFF_ROAD
         g = self.goal_bay.rect
         distance = float(np.hypot(v.position[0] - g.x, v.position[1] - g.y))
-        progress = 1.0 if parked else min(max(1.0 - distance / max(self.start_distance, 1e-6), 0.0), 1.0)
+        completion = self.route_completion()  # follows the car along the routes: once per measured state
+        progress = 1.0 if parked else completion  # route completion: along the reference routes, not toward the bay
         body = np.vstack([corners, v.position])
         return {"in_goal_bay": in_bay, "off_road": off_road, "collision": self.collision(),
                 "termination": termination, "progress": progress, "goal_distance": distance,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from drivebench.scenarios.roads import Rect
 
 
@@ -59,3 +61,59 @@ def build_lot(lot) -> LotGeometry:
         Rect(length + t / 2, interior.y, t, interior.width),
     ) if lot.walls else ()
     return LotGeometry(tuple(bays), Rect(length / 2, 0.0, length, lot.aisle_width), interior, walls)
+
+
+# ---------------------------------------------------------------------------------------------- route
+ROUTE_SPACING = 0.5
+"""distance between a route's waypoints [m]"""
+ROUTE_WINDOW = 10.0
+"""how far along the route past the last reached waypoint the next one may be [m]: the car cannot skip more of it"""
+
+
+@dataclass(frozen=True, eq=False)
+class Route:
+    """A reference route: waypoints from the lot's end to the goal bay's centre, in driving order (a reversing
+    manoeuvre's route runs on past the bay to its cusp and back in)."""
+
+    points: np.ndarray
+    """(n, 2) waypoints, ROUTE_SPACING apart along the route [m]"""
+    s: np.ndarray
+    """(n,) distance along the route from its first waypoint [m]"""
+
+    @classmethod
+    def along(cls, polyline: np.ndarray, spacing: float = ROUTE_SPACING) -> Route:
+        """The route through a (k, 2) polyline [m], resampled every `spacing` metres (its last point kept)."""
+        polyline = np.asarray(polyline, float)
+        steps = np.hypot(*np.diff(polyline, axis=0).T)
+        keep = np.concatenate([[True], steps > 1e-9])  # repeated points would stall the interpolation
+        polyline, cum = polyline[keep], np.concatenate([[0.0], np.cumsum(steps[steps > 1e-9])])
+        s = np.append(np.arange(0.0, cum[-1], spacing), cum[-1])
+        points = np.stack([np.interp(s, cum, polyline[:, 0]), np.interp(s, cum, polyline[:, 1])], 1)
+        return cls(points, s)
+
+    def nearest(self, position) -> int:
+        """Index of the waypoint closest to a position (where a car starting there joins the route)."""
+        return int(np.argmin(np.hypot(*(self.points - np.asarray(position, float)).T)))
+
+    def track(self, reached: int, position, tolerance: float, window: float = ROUTE_WINDOW) -> int:
+        """The last waypoint a car has reached, CARLA's way: the furthest waypoint after `reached`, at most `window`
+        metres on along the route, that the car centre at `position` is within `tolerance` [m] of; `reached` if none
+        is. Waypoints are reached in order, so a car does not skip the route where it comes near itself further on;
+        taking the furthest carries a car past a reversing manoeuvre's cusp, where the route runs back over itself."""
+        ahead = np.nonzero((self.s > self.s[reached]) & (self.s <= self.s[reached] + window))[0]
+        near = ahead[np.hypot(*(self.points[ahead] - np.asarray(position, float)).T) <= tolerance]
+        return int(near[-1]) if len(near) else int(reached)
+
+    def remaining(self, reached: int, position, tolerance: float, window: float = ROUTE_WINDOW) -> float:
+        """Distance [m] still to drive for a car at `position` that has reached waypoint `reached` (track): the
+        shortest way back onto the route (to within `tolerance` of a waypoint from `reached` to `window` metres
+        on) plus the route left after that waypoint. A car that drives away from the route, or back along it,
+        has more to drive again; one cutting a corner rejoins further on."""
+        ahead = np.nonzero((self.s >= self.s[reached]) & (self.s <= self.s[reached] + window))[0]
+        off = np.hypot(*(self.points[ahead] - np.asarray(position, float)).T)
+        return float(np.min(self.s[-1] - self.s[ahead] + np.maximum(off - tolerance, 0.0)))
+
+
+def route_completion(remaining: float, start_remaining: float) -> float:
+    """Route completion in [0, 1]: the share of the distance to drive at the start (Route.remaining) that is done."""
+    return 1.0 if start_remaining <= 0 else min(max(1.0 - remaining / start_remaining, 0.0), 1.0)

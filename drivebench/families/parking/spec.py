@@ -9,25 +9,30 @@ from pydantic import Field
 from drivebench.scenarios.spec import Range, ScenarioBase, SpecModel
 
 
-BAY_PATTERN = r"^[NS][0-9]+$"
+MAX_BAYS_PER_ROW = 40
+BAY_PATTERN = r"^[NS][0-9]{1,3}$"
 BayId = Annotated[str, Field(pattern=BAY_PATTERN, description="'N<i>' or 'S<i>': row and index from the west")]
 
 
 class LotLayout(SpecModel):
-    bays_per_row: int = Field(ge=1, le=40, description="bays in each row, numbered 0.. from the west")
+    bays_per_row: int = Field(ge=1, le=MAX_BAYS_PER_ROW, description="bays in each row, numbered 0.. from the west;"
+                              f" in [1, {MAX_BAYS_PER_ROW}]")
     rows: Literal[1, 2] = Field(default=2, description="1: a north row only; 2: north and south of the aisle")
-    bay_width: float = Field(default=3.5, ge=2.5, le=6.0, description="[m]")
-    bay_depth: float = Field(default=6.0, ge=5.5, le=10.0, description="[m]")
-    aisle_width: float = Field(default=12.0, ge=6.0, le=25.0, description="[m]")
+    bay_width: float = Field(default=3.5, ge=2.5, le=6.0, description="[m], in [2.5, 6]")
+    bay_depth: float = Field(default=6.0, ge=5.5, le=10.0, description="[m], in [5.5, 10]")
+    aisle_width: float = Field(default=12.0, ge=6.0, le=25.0, description="[m], in [6, 25]")
     margin: float = Field(
-        default=10.0, ge=4.0, le=50.0, description="open space at each end of the aisle, beyond the bays [m]"
+        default=10.0, ge=4.0, le=50.0, description="open space at each end of the aisle, beyond the bays [m], "
+        "in [4, 50]"
     )
     walls: bool = Field(default=True, description="walls around the lot (a car that leaves it crashes)")
 
 
 class Occupancy(SpecModel):
-    occupied: list[BayId] = Field(default=[], description="bays that always hold a parked car")
-    count: int = Field(default=0, ge=0, description="further parked cars, in free bays drawn from the seed")
+    occupied: list[BayId] = Field(default=[], max_length=2 * MAX_BAYS_PER_ROW,
+                                  description="bays that always hold a parked car")
+    count: int = Field(default=0, ge=0, le=2 * MAX_BAYS_PER_ROW, description="further parked cars, in free bays "
+                       f"drawn from the seed; in [0, {2 * MAX_BAYS_PER_ROW}] (and no more than the free bays)")
 
 
 class Goal(SpecModel):
@@ -36,24 +41,28 @@ class Goal(SpecModel):
         default="nose-in", description="nose-in: the car faces into the bay; reverse-in: it faces the aisle"
     )
     position_tolerance: float = Field(
-        default=0.25, ge=0.0, le=2.0, description="how far a body corner may stick out of the bay [m]"
+        default=0.25, ge=0.0, le=2.0, description="how far a body corner may stick out of the bay [m], in [0, 2]"
     )
-    heading_tolerance_deg: float = Field(default=10.0, gt=0, le=45, description="[deg]")
-    stop_speed: float = Field(default=0.3, gt=0, le=2, description="the car counts as stopped below this [m/s]")
+    heading_tolerance_deg: float = Field(default=10.0, gt=0, le=45, description="[deg], in (0, 45]")
+    stop_speed: float = Field(default=0.3, gt=0, le=2, description="the car counts as stopped below this [m/s], "
+                              "in (0, 2]")
 
 
 class ParkingStart(SpecModel):
-    x: Range = Field(default=(3.0, 6.0), description="from the lot's west end along the aisle [m]")
-    y: Range = Field(default=(-1.0, 1.0), description="from the aisle centre line, + to the south [m]")
-    heading_deg: Range = Field(default=(-10.0, 10.0), description="0 faces east along the aisle [deg]")
-    speed: Range = Field(default=(0.0, 2.0), description="[m/s]")
+    x: Range(0, 500) = Field(default=(3.0, 6.0), description="from the lot's west end along the aisle [m], within "
+                             "[0, 500] (and inside the lot)")
+    y: Range(-12.5, 12.5) = Field(default=(-1.0, 1.0), description="from the aisle centre line, + to the south [m], "
+                                  "within [-12.5, 12.5] (and inside the aisle)")
+    heading_deg: Range(-180, 180) = Field(default=(-10.0, 10.0), description="0 faces east along the aisle [deg], "
+                                          "within [-180, 180]")
+    speed: Range(-5, 15) = Field(default=(0.0, 2.0), description="[m/s], within [-5, 15] (< 0: reversing)")
 
 
 class ParkingScenario(ScenarioBase):
     """A lot with one aisle and rows of bays; success is stopping inside the goal bay, facing the right way."""
 
     family: Literal["parking"]
-    horizon: int = Field(default=250, ge=10, le=5000, description="episode length limit [steps]")
+    horizon: int = Field(default=250, ge=10, le=5000, description="episode length limit [steps], in [10, 5000]")
     lot: LotLayout
     occupancy: Occupancy = Occupancy()
     goal: Goal
