@@ -5,7 +5,7 @@ Each variant is a set of hyperparameter overrides on the standard preset (agents
 algorithm, training seed) it trains with `--preset` and the overrides (two runs at a time, on the executor), scores
 the agent in distribution and under `start_offset:2` on the first `--episodes` official seeds, and prints per-seed
 success, crash and stuck counts and the driving score, then the mean over seeds. Each variant's bc row is its warm
-start alone (`bc` trained with the variant's demos, `bc_gradient_steps`, schedule and network): what its adversarial
+start alone (the `bc` agent with the variant's demos and network, which GAIL and AIRL start from): what its adversarial
 phase starts from and must keep.
 
 Resumable: checkpoints are kept in `--out/<variant>/<scenario>/<algo>-<seed>` with their training key, and episodes in
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from drivebench.agents import checkpoints, presets
-from drivebench.agents.train import train, train_key
+from drivebench.agents.train import train, train_key, warm_start_overrides
 from drivebench.eval.harness import Request, evaluate_many
 from drivebench.eval.shifts import NONE, parse_shift
 from drivebench.executors import make_executor
@@ -48,10 +48,9 @@ SHIFTED = parse_shift("start_offset:2")
 def job(variant: str, overrides: dict, algo: str, scenario: str, seed: int, out: Path, preset: str) -> str:
     """Train one cell unless its checkpoint (same training key) is there; returns the checkpoint folder."""
     folder = out / variant / scenario / f"{algo}-{seed}"
-    if algo == "bc":  # the warm start alone: BC with the adversarial preset's (and variant's) steps, data and network
+    if algo == "bc":  # the warm start alone: the BC agent GAIL and AIRL start from (the variant's demos and network)
         hp = {**presets.load_preset("gail", preset, registry.get(scenario).family), **overrides}
-        overrides = {"gradient_steps": hp["bc_gradient_steps"], "net_arch": hp["net_arch"],
-                     "batch_size": hp["batch_size"], "lr_schedule": hp["warm_start_lr_schedule"], "demos": hp["demos"]}
+        overrides = warm_start_overrides(hp)
     key = train_key(algo, scenario, preset=preset, seed=seed, overrides=overrides)
     if not (checkpoints.is_checkpoint(folder) and checkpoints.read_config(folder).get("train_key") == key):
         train(algo, scenario, out=folder, preset=preset, seed=seed, overrides=overrides, progress=False)

@@ -20,6 +20,8 @@ single-threaded in each), so 2 cores train 2 agents at once.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import sys
 import time
@@ -68,6 +70,8 @@ class TrainJob:
     """demos of the scenario's default set it trains on (the suite's `demos`, or its `few_demos`)"""
     out: Path
     """the checkpoint folder: exists once trained"""
+    warm_start: Path | None = None
+    """GAIL, AIRL: the `bc` job's folder of the same scenario, seed and demos, the agent they start from"""
 
     @property
     def estimate(self) -> float:
@@ -86,6 +90,8 @@ class RunResult:
     """training runs done (not reused)"""
     evaluated: int
     """episodes in the database for this run's entries"""
+    boards: dict[str, list[leaderboard.Row]] = dataclasses.field(default_factory=dict)
+    """the rows of this run's entries on each track of every scenario run (`all`, and the few-demo regime's)"""
 
 
 def entry_name(algo: str, preset: str, demos: int | None = None) -> str:
@@ -106,18 +112,24 @@ def train_jobs(suite: Suite, algos: list[str], preset: str, root: Path, few_demo
     """One training run per (algorithm, scenario, training seed of the suite) on the suite's `demos`, and with
     `few_demos` one more on its `few_demos`; the folder's key covers the seed and the demo count."""
     counts = [suite.demos, *([suite.few_demos] if few_demos and suite.few_demos else [])]
-    return [TrainJob(algo, scenario, preset, seed, demos, root / "agents" / preset / scenario
-                     / f"{algo}-{train_key(algo, scenario, preset, seed, demos)[:16]}")
+
+    def folder(algo: str, scenario: str, seed: int, demos: int) -> Path:
+        return root / "agents" / preset / scenario / f"{algo}-{train_key(algo, scenario, preset, seed, demos)[:16]}"
+
+    return [TrainJob(algo, scenario, preset, seed, demos, folder(algo, scenario, seed, demos),
+                     folder("bc", scenario, seed, demos) if algo in training.ADVERSARIAL else None)
             for demos in counts for algo in algos for scenario in suite.scenarios for seed in suite.train_seeds]
 
 
 def _train(job: TrainJob) -> Path:
     """One training run in a worker (torch single-threaded: train() sets it), quiet: the run's own bar reports
-    progress."""
+    progress. A `bc` agent that a GAIL or AIRL job already trained as its warm start is not trained again."""
     from drivebench.agents.train import train
 
+    if (job.out / "agent.json").is_file():
+        return job.out
     return train(job.algo, job.scenario, out=job.out, preset=job.preset, seed=job.seed,
-                 overrides={"demos": job.demos}, progress=False).out
+                 overrides={"demos": job.demos}, progress=False, warm_start=job.warm_start).out
 
 
 def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents: list[str] | None = None,
@@ -160,7 +172,9 @@ def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents:
 
     root = runs_dir()
     jobs = train_jobs(suite, algos, preset, root, few_demos=preset == "standard")
-    todo = sorted((job for job in jobs if not (job.out / "agent.json").is_file()), key=lambda job: -job.estimate)
+    # BC first (GAIL and AIRL start from its agents), then the longest first
+    todo = sorted((job for job in jobs if not (job.out / "agent.json").is_file()),
+                  key=lambda job: (job.algo != "bc", -job.estimate))
     train_s = sum(job.estimate for job in todo)
     entries = _entries(suite, chosen, jobs, preset)
     runs_of = {name: len(next(iter(by_scenario.values()))) for name, (_, by_scenario) in entries.items()}
@@ -196,6 +210,8 @@ def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents:
         results = evaluate_many(requests, seeds=suite.seeds, workers=workers, db=db, progress=progress,
                                 backend=backend, address=address)
         rows = [r for r in leaderboard.compute(db, suite) if r.agent in entries]
+        boards = {track.name: leaderboard.compute(db, suite, track, names=entries)
+                  for track in leaderboard.tracks(suite) if track.scenarios == suite.scenarios}
         report = None
         if report_dir is not None:
             from drivebench.report.build import write_report
@@ -206,7 +222,8 @@ def run(*, preset: str = "standard", scenarios: list[str] | None = None, agents:
                     "database": str(db.path)}
             report = write_report(report_dir, db, suite, title=f"drivebench: {preset} run", run_info=info)
     return RunResult(rows, report, time.perf_counter() - start, len(todo),
-                     sum(len(records) for records in results.values()))
+                     sum(len(records) for records in results.values()),
+                     {name: board for name, board in boards.items() if any(r.kind != "baseline" for r in board)})
 
 
 def _entries(suite: Suite, chosen: list[str], jobs: list[TrainJob], preset: str) -> dict[str, tuple[str, dict]]:

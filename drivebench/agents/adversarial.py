@@ -1,8 +1,11 @@
 """GAIL and AIRL (imitation's adversarial trainers): a discriminator learns to tell the expert's transitions
 from the learner's and serves as the reward; an SB3 PPO generator maximizes it.
 
-- The generator uses the same policy network as BC, so `warm_start_bc` starts it from a BC policy trained on
-  the same demos (imitation's maintainers advise it; from scratch the adversarial game rarely finds the goal).
+- The generator uses the same policy network as BC, so `warm_start_bc` starts it from the BC agent trained on
+  the same demos with the same seed and the `bc` preset of the same name (imitation's maintainers advise a BC
+  start; from scratch the adversarial game rarely finds the goal). train.py trains that agent, or reuses the
+  pipeline's `bc` agent of the same (scenario, seed, demos): GAIL's and AIRL's rows then differ from BC's by their
+  adversarial phase alone, paired run by run.
 - Episodes end early (crash, arrival), so the trainers run with allow_variable_horizon=True.
 - Rounds: each round PPO collects n_steps x n_envs transitions and updates for up to ppo_epochs passes (fewer
   when `target_kl` stops it); then the discriminator takes disc_updates_per_round steps. The optimizer steps
@@ -169,7 +172,11 @@ def actor_parameters(policy: ActorCriticPolicy) -> list:
 
 
 def fit(*, kind: str, demos, make_env, expert, hp: dict, rng: np.random.Generator, seed: int,
-        progress: bool = True, callback: Callback | None = None):
+        progress: bool = True, callback: Callback | None = None, warm_start: Fitted | None = None):
+    """`warm_start`: the BC agent the generator starts from (its weights, and its gradient steps in the budget);
+    required when hp['warm_start_bc']."""
+    if hp["warm_start_bc"] and warm_start is None:
+        raise ValueError("warm_start_bc needs the BC agent to start from (agents/train.py trains it)")
     start = time.perf_counter()
     horizon = 0
     if hp["absorbing"]:
@@ -187,9 +194,8 @@ def fit(*, kind: str, demos, make_env, expert, hp: dict, rng: np.random.Generato
                     seed=seed, device="cpu", verbose=0)
     bc_steps = 0
     if hp["warm_start_bc"]:
-        warm = bc.trainer(venv, demos, hp, rng, policy=generator.policy)
-        bc.train(warm, hp["bc_gradient_steps"], hp["warm_start_lr_schedule"], progress)
-        bc_steps = hp["bc_gradient_steps"]
+        generator.policy.load_state_dict(warm_start.policy.state_dict())
+        bc_steps = warm_start.usage.gradient_steps
     if hp["bc_loss_weight"]:
         add_bc_loss(generator, common.transitions(demos), hp["batch_size"], hp["bc_loss_weight"], rng)
     net = reward_net(kind, venv.observation_space, venv.action_space, hp["disc_use_action"])
@@ -201,7 +207,7 @@ def fit(*, kind: str, demos, make_env, expert, hp: dict, rng: np.random.Generato
     rounds = max(1, math.ceil(hp["env_steps"] / per_round))
     ppo_steps = count_steps(generator.policy.optimizer)  # PPO's optimizer steps: target_kl may stop a round early
     critic_rounds, bc_per_round = hp["critic_warmup_rounds"], hp["bc_steps_per_round"]
-    if bc_per_round and not hp["warm_start_bc"]:
+    if bc_per_round:
         warm = bc.trainer(venv, demos, hp, rng, policy=generator.policy)
 
     def usage(done_rounds: int) -> BudgetUsage:

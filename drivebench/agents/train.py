@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from drivebench.agents import adversarial, bc, checkpoints, dagger, presets, reward_rl
-from drivebench.agents.base import Callback
+from drivebench.agents.base import Callback, Fitted
 from drivebench.core import keys
 from drivebench.core.budget import BudgetUsage
 from drivebench.data import record, store
@@ -37,7 +37,8 @@ FIT = {
     "airl": functools.partial(adversarial.fit, kind="airl"),
     "ppo": reward_rl.fit,  # on an AIRL agent's learned reward: needs reward_from
 }
-ALGORITHMS = ("bc", "dagger", "gail", "airl")
+ADVERSARIAL = ("gail", "airl")
+ALGORITHMS = ("bc", "dagger", *ADVERSARIAL)
 """The algorithms that learn from demos (the leaderboard's); `ppo` learns from a learned reward instead."""
 LEARNING_PACKAGES = ("torch", "stable-baselines3", "imitation", "numpy")
 """The third-party distributions whose code trains (the networks, PPO, BC/DAgger/GAIL/AIRL, the arithmetic): their
@@ -90,20 +91,36 @@ def train_key(algo: str, scenario: str, *, preset: str = "standard", seed: int =
                "versions": keys.versions(*LEARNING_PACKAGES)}
     if reward_from is not None:
         content["reward_from"] = checkpoints.read_config(reward_from)["files"].get(checkpoints.REWARD)
+    if algo in ADVERSARIAL and hp["warm_start_bc"]:
+        content["warm_start"] = train_key("bc", scenario, preset=preset, seed=seed, demos=demos,
+                                          overrides=warm_start_overrides(hp))
     return keys.content_key(content)
 
 
 def train(algo: str, scenario: str, *, out: str | Path, demos: str | Path | None = None, preset: str = "standard",
           seed: int = 0, overrides: dict | None = None, progress: bool = True,
-          reward_from: str | Path | None = None, callback: Callback | None = None) -> TrainResult:
+          reward_from: str | Path | None = None, callback: Callback | None = None,
+          warm_start: str | Path | None = None) -> TrainResult:
     """Train `algo` on `scenario`'s demos with a preset's hyperparameters (and `overrides` of some of them, as
     sweeps do); save the checkpoint to `out`. `ppo` trains on the reward of the AIRL agent in `reward_from`.
-    `callback(progress)` is called after each round of training (base.Callback: BC's pass over the demos, DAgger's
-    round, the GAIL/AIRL/PPO generator's round) with a base.TrainProgress; returning True stops training there,
-    and the checkpoint saved is that round's policy, its config's "usage" what was spent (its hyperparameters
-    stay those asked for). A callback that only observes changes no weight. The demos must be current
-    (data/record.require_current: recorded by today's simulator, expert and spec); stale ones are refused with the
-    command that re-records them."""
+    GAIL and AIRL start from the BC agent of the same scenario, demos, seed and preset (`warm_start_bc`): the
+    checkpoint in `warm_start` if it is that agent, else one trained here (and saved to `warm_start` if given, as
+    the pipeline's `bc` job would: the same weights). `callback(progress)` is called after each round of training
+    (base.Callback: BC's pass over the demos, DAgger's round, the GAIL/AIRL/PPO generator's round) with a
+    base.TrainProgress; returning True stops training there, and the checkpoint saved is that round's policy, its
+    config's "usage" what was spent (its hyperparameters stay those asked for). A callback that only observes
+    changes no weight. The demos must be current (data/record.require_current: recorded by today's simulator,
+    expert and spec); stale ones are refused with the command that re-records them."""
+    fitted, config = _fit(algo, scenario, demos=demos, preset=preset, seed=seed, overrides=overrides,
+                          progress=progress, reward_from=reward_from, callback=callback, warm_start=warm_start)
+    path = checkpoints.save(out, policy=fitted.policy, config=config, reward_net=fitted.reward_net)
+    return TrainResult(path, checkpoints.read_config(path), fitted.usage)
+
+
+def _fit(algo: str, scenario: str, *, demos: str | Path | None, preset: str, seed: int, overrides: dict | None,
+         progress: bool, reward_from: str | Path | None, callback: Callback | None,
+         warm_start: str | Path | None) -> tuple[Fitted, dict]:
+    """train() without the saving: the fitted agent and its agent.json."""
     if algo not in FIT:
         raise DrivebenchError(f"unknown algorithm {algo!r}; known: {', '.join(FIT)}")
     if (algo == "ppo") != (reward_from is not None):
@@ -153,6 +170,9 @@ def train(algo: str, scenario: str, *, out: str | Path, demos: str | Path | None
             stopped.append(progress.round)
         return stop
 
+    if algo in ADVERSARIAL and hp["warm_start_bc"]:
+        extra["warm_start"] = _bc_warm_start(entry.name, demo_path, preset, seed, warm_start_overrides(hp),
+                                             warm_start, progress)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     torch.set_num_threads(1)  # the same arithmetic on every machine, and parallel runs do not oversubscribe
@@ -172,5 +192,33 @@ def train(algo: str, scenario: str, *, out: str | Path, demos: str | Path | None
         "train_key": None if stopped else key,
         **({"reward_from": reward_source} if reward_source else {}),
     }
-    path = checkpoints.save(out, policy=fitted.policy, config=config, reward_net=fitted.reward_net)
-    return TrainResult(path, checkpoints.read_config(path), fitted.usage)
+    return fitted, config
+
+
+def warm_start_overrides(hp: dict) -> dict:
+    """The `bc` preset's overrides that make the BC agent a GAIL/AIRL run (hyperparameters `hp`) starts from: its
+    demos and network (the generator's; the same as BC's in the shipped presets, so the key is the `bc` job's)."""
+    return {"demos": hp["demos"], "net_arch": hp["net_arch"], "activation": hp["activation"]}
+
+
+def _bc_warm_start(scenario: str, demos: Path, preset: str, seed: int, overrides: dict, folder: str | Path | None,
+                   progress: bool) -> Fitted:
+    """The BC agent GAIL and AIRL start from: `bc` with the same preset, demos, network and seed. Read from `folder`
+    if it holds that agent; else trained (bit for bit what `train("bc", ...)` trains) and saved there."""
+    key = train_key("bc", scenario, preset=preset, seed=seed, demos=demos, overrides=overrides)
+    if folder is not None and (Path(folder) / checkpoints.CONFIG).is_file():
+        config = checkpoints.read_config(folder)
+        if config.get("train_key") != key:
+            raise DrivebenchError(f"{folder}: not the BC agent to start from (another scenario, demo set, seed, preset "
+                                  "or code); remove it, or pass another folder")
+        policy, _ = checkpoints.load_policy(folder)
+        return Fitted(policy, BudgetUsage(**config["usage"]))
+    fitted, config = _fit("bc", scenario, demos=demos, preset=preset, seed=seed, overrides=overrides,
+                          progress=progress, reward_from=None, callback=None, warm_start=None)
+    if folder is not None:
+        try:
+            checkpoints.save(folder, policy=fitted.policy, config=config)
+        except OSError:  # another run saved the same agent there at the same moment
+            if checkpoints.read_config(folder).get("train_key") != key:
+                raise
+    return fitted

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from drivebench.agents import checkpoints, presets
-from drivebench.agents.train import ALGORITHMS, train, train_key
+from drivebench.agents.train import ADVERSARIAL, ALGORITHMS, train, train_key
 from drivebench.data import record, store
 from drivebench.errors import DrivebenchError
 from drivebench.eval import stats
@@ -236,7 +236,7 @@ def run_experiment(config: StylesConfig, step: Callable[[str, int], None] = lamb
 
     # Train (or reuse) each algorithm on each style's few demos.
     agents, reused = {}, []
-    for algo in config.algos:
+    for algo in config.algos:  # GAIL and AIRL start from the BC agent of their style (trained by the first to need it)
         for style in styles:
             out = Path(config.out) / "agents" / f"{algo}-{style}"
             step(f"train {algo} on {style}", 0)
@@ -244,7 +244,9 @@ def run_experiment(config: StylesConfig, step: Callable[[str, int], None] = lamb
                 reused.append(str(out))
             else:
                 train(algo, entry.name, out=out, demos=folders[style], preset=config.preset, seed=config.seed,
-                      overrides={"demos": config.demos_per_style}, progress=False)
+                      overrides={"demos": config.demos_per_style}, progress=False,
+                      warm_start=Path(config.out) / "agents" / f"bc-{style}"
+                      if algo in ADVERSARIAL and "bc" in config.algos else None)
             agents[(algo, style)] = str(out)
             step(f"trained {algo} on {style}", 1)
 

@@ -10,9 +10,10 @@ from imitation.rewards.reward_nets import NormalizedRewardNet
 from stable_baselines3 import PPO
 from stable_baselines3.common.policies import ActorCriticPolicy
 
-from drivebench.agents import adversarial, common
+from drivebench.agents import adversarial, checkpoints, common
 from drivebench.agents.train import train
 from drivebench.core.records import Episode
+from drivebench.errors import DrivebenchError
 from drivebench.scenarios import registry
 
 SCENARIO = "curve-gentle"
@@ -119,10 +120,33 @@ def test_the_critic_warmup_freezes_the_actor_and_only_the_actor():
 def test_a_quick_run_with_every_option_on_trains_and_saves(algo, tmp_path):
     overrides = {"absorbing": True, "critic_warmup_rounds": 1, "bc_steps_per_round": 5, "disc_use_action": False,
                  "normalize_reward": True, "clip_range": 0.1, "gae_lambda": 0.98, "target_kl": 0.02,
-                 "bc_loss_weight": 0.5, "average_weights": True, "warm_start_lr_schedule": "linear", "env_steps": 512}
+                 "bc_loss_weight": 0.5, "average_weights": True, "env_steps": 512}
     result = train(algo, SCENARIO, out=tmp_path / algo, preset="quick", seed=0, overrides=overrides,
                    progress=False)
     assert (result.out / "agent.json").is_file() and result.usage.env_steps == 512
+
+
+def test_gail_starts_from_the_bc_agent_of_its_seed_and_demos_whether_trained_here_or_read(tmp_path):
+    """The warm start is the `bc` agent of the same preset, demos and seed: trained in the run (and saved where the
+    pipeline's bc job would put it), or read from there. Either way the GAIL run is the same bit for bit, and the
+    saved warm start is what `train("bc")` trains."""
+    bc_run = train("bc", SCENARIO, out=tmp_path / "bc", preset="quick", seed=1, progress=False)
+    trained_here = train("gail", SCENARIO, out=tmp_path / "gail-a", preset="quick", seed=1, progress=False,
+                         warm_start=tmp_path / "warm")
+    read = train("gail", SCENARIO, out=tmp_path / "gail-b", preset="quick", seed=1, progress=False,
+                 warm_start=tmp_path / "bc")
+    alone = train("gail", SCENARIO, out=tmp_path / "gail-c", preset="quick", seed=1, progress=False)
+    weights = {name: checkpoints.load_policy(folder)[0].state_dict()
+               for name, folder in [("bc", bc_run.out), ("warm", tmp_path / "warm"), ("a", trained_here.out),
+                                    ("b", read.out), ("c", alone.out)]}
+    for name, value in weights["bc"].items():
+        assert torch.equal(value, weights["warm"][name]), name
+    for name, value in weights["a"].items():
+        assert torch.equal(value, weights["b"][name]) and torch.equal(value, weights["c"][name]), name
+    assert trained_here.usage.gradient_steps > bc_run.usage.gradient_steps  # the warm start's steps are counted
+    with pytest.raises(DrivebenchError, match="not the BC agent to start from"):
+        train("airl", SCENARIO, out=tmp_path / "airl", preset="quick", seed=2, progress=False,
+              warm_start=tmp_path / "bc")
 
 
 def test_the_weight_average_is_the_mean_of_the_rounds_it_was_given():
