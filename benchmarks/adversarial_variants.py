@@ -3,7 +3,9 @@
 Each variant is a set of hyperparameter overrides on the standard preset (agents/adversarial.py documents them:
 `absorbing`, `critic_warmup_rounds`, `bc_steps_per_round`, `disc_use_action`, ...). For every (variant, scenario,
 algorithm, training seed) it trains with `--preset` and the overrides (two runs at a time, on the executor), scores
-the agent in distribution and under `start_offset:2` on the first `--episodes` official seeds, and prints per-seed
+the agent in distribution and under `start_offset:2` on the first `--episodes` validation seeds (seeds.VALIDATION_SEEDS,
+disjoint from the official ones, so that a variant chosen here is not fitted to the leaderboard's seeds; `--on
+official` for the official ones), and prints per-seed
 success, crash and stuck counts and the driving score, then the mean over seeds. Each variant's bc row is its warm
 start alone (the `bc` agent with the variant's demos and network, which GAIL and AIRL start from): what its adversarial
 phase starts from and must keep.
@@ -29,7 +31,7 @@ from drivebench.eval.shifts import NONE, parse_shift
 from drivebench.executors import make_executor
 from drivebench.results.db import ResultsDB
 from drivebench.scenarios import registry
-from drivebench.seeds import eval_seeds
+from drivebench.seeds import eval_seeds, validation_seeds
 
 VARIANTS = {
     "base": {},
@@ -46,14 +48,18 @@ SHIFTED = parse_shift("start_offset:2")
 
 
 def job(variant: str, overrides: dict, algo: str, scenario: str, seed: int, out: Path, preset: str) -> str:
-    """Train one cell unless its checkpoint (same training key) is there; returns the checkpoint folder."""
-    folder = out / variant / scenario / f"{algo}-{seed}"
+    """Train one cell unless its checkpoint (same training key) is there; returns the checkpoint folder. The BC agent
+    that GAIL and AIRL start from is trained once per (scenario, seed, its settings), whatever the variant."""
+    hp = {**presets.load_preset("gail", preset, registry.get(scenario).family), **overrides}
+    bc_key = train_key("bc", scenario, preset=preset, seed=seed, overrides=warm_start_overrides(hp))
+    warm = out / "bc" / scenario / f"{seed}-{bc_key[:12]}"
     if algo == "bc":  # the warm start alone: the BC agent GAIL and AIRL start from (the variant's demos and network)
-        hp = {**presets.load_preset("gail", preset, registry.get(scenario).family), **overrides}
         overrides = warm_start_overrides(hp)
+    folder = warm if algo == "bc" else out / variant / scenario / f"{algo}-{seed}"
     key = train_key(algo, scenario, preset=preset, seed=seed, overrides=overrides)
     if not (checkpoints.is_checkpoint(folder) and checkpoints.read_config(folder).get("train_key") == key):
-        train(algo, scenario, out=folder, preset=preset, seed=seed, overrides=overrides, progress=False)
+        train(algo, scenario, out=folder, preset=preset, seed=seed, overrides=overrides, progress=False,
+              warm_start=None if algo == "bc" else warm)
     return str(folder)
 
 
@@ -65,6 +71,8 @@ def main() -> None:
     parser.add_argument("--algos", default="gail,airl")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--episodes", type=int, default=50)
+    parser.add_argument("--on", choices=("validation", "official"), default="validation",
+                        help="the seeds agents are scored on (default: the validation seeds)")
     parser.add_argument("--preset", default="standard")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("runs/adversarial_variants"))
@@ -80,8 +88,8 @@ def main() -> None:
         raise SystemExit(f"unknown variant {', '.join(unknown)}; known: {', '.join(variants)}")
     scenarios, algos = args.scenarios.split(","), args.algos.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
-    cells = [(v, a, s, k) for v in chosen for s in scenarios for a in algos for k in seeds]
-    cells += [(v, "bc", s, k) for v in chosen for s in scenarios for k in seeds]  # each variant's warm start alone
+    cells = [(v, "bc", s, k) for v in chosen for s in scenarios for k in seeds]  # each variant's warm start, first
+    cells += [(v, a, s, k) for v in chosen for s in scenarios for a in algos for k in seeds]
     args.out.mkdir(parents=True, exist_ok=True)
     with make_executor("local", args.workers) as executor:
         tasks = [(v, variants.get(v, {}), a, s, k, args.out, args.preset) for v, a, s, k in cells]
@@ -89,7 +97,7 @@ def main() -> None:
         for index, folder in executor.map_unordered(job, tasks):
             folders[cells[index]] = folder
             print(f"trained {cells[index]}", flush=True)
-    seeds_eval = eval_seeds(args.episodes)
+    seeds_eval = (validation_seeds if args.on == "validation" else eval_seeds)(args.episodes)
     requests = [Request(folders[c], c[2], shift, seeds=tuple(seeds_eval)) for c in cells for shift in (NONE, SHIFTED)]
     with ResultsDB(args.out / "results.db") as db:
         results = evaluate_many(requests, seeds=seeds_eval, workers=args.workers, db=db, progress=True)

@@ -80,6 +80,11 @@ def _check_name(name: str) -> None:
     if not name.strip() or name in reserved or any(name.startswith(f"{algo}-") for algo in ALGORITHMS):
         raise DrivebenchError(f"--name {name!r} is taken by the baselines ({', '.join(sorted(reserved))} and "
                               "<algo>-<preset>, <algo>-<n>demos); choose another")
+    suite = leaderboard.official_suite()
+    if leaderboard.regime_of(name, suite) != leaderboard.STANDARD:
+        raise DrivebenchError(f"--name {name!r}: names ending in -{suite.few_demos}demos are the few-demo condition's "
+                              "(drivebench's own algorithms, trained on that many demos); a submission's data cannot "
+                              "be checked, so it is ranked on the standard tracks: choose another name")
 
 
 # ---------------------------------------------------------------------------------------------- the manifest

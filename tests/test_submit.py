@@ -109,7 +109,7 @@ def test_one_policy_per_training_run(suite, policy_file, tmp_path, capsys):
 
 def test_reserved_names_and_hopeless_policies(suite, policy_file, tmp_path):
     with ResultsDB(tmp_path / "r.db") as db:
-        for name in ("bc", "expert", "dagger-quick", " "):
+        for name in ("bc", "expert", "dagger-quick", " ", f"mine-{suite.few_demos}demos"):
             with pytest.raises(DrivebenchError, match="choose another"):
                 submit.submit(name, f"{policy_file}:straight", db=db, progress=False)
         with pytest.raises(DrivebenchError, match="cannot load policy"):

@@ -192,10 +192,10 @@ def fit(*, kind: str, demos, make_env, expert, hp: dict, rng: np.random.Generato
                     learning_rate=hp["ppo_learning_rate"], ent_coef=hp["ent_coef"], gamma=hp["gamma"],
                     clip_range=hp["clip_range"], gae_lambda=hp["gae_lambda"], target_kl=hp["target_kl"] or None,
                     seed=seed, device="cpu", verbose=0)
-    bc_steps = 0
-    if hp["warm_start_bc"]:
+    bc_steps, warm_seconds = 0, 0.0
+    if hp["warm_start_bc"]:  # its budget is this run's too: gradient steps and wall time
         generator.policy.load_state_dict(warm_start.policy.state_dict())
-        bc_steps = warm_start.usage.gradient_steps
+        bc_steps, warm_seconds = warm_start.usage.gradient_steps, warm_start.usage.wall_time
     if hp["bc_loss_weight"]:
         add_bc_loss(generator, common.transitions(demos), hp["batch_size"], hp["bc_loss_weight"], rng)
     net = reward_net(kind, venv.observation_space, venv.action_space, hp["disc_use_action"])
@@ -215,7 +215,7 @@ def fit(*, kind: str, demos, make_env, expert, hp: dict, rng: np.random.Generato
                            gradient_steps=bc_steps + ppo_steps[0] + done_rounds * hp["disc_updates_per_round"]
                            + max(0, done_rounds - critic_rounds) * bc_per_round,
                            demo_transitions=sum(ep.steps for ep in demos), demo_episodes=len(demos),
-                           wall_time=time.perf_counter() - start)
+                           wall_time=warm_seconds + time.perf_counter() - start)
 
     done, average = 0, WeightAverage() if hp["average_weights"] else None
     final = generator.policy  # what the run returns: the last iterate, or the mean of the averaged rounds

@@ -204,21 +204,29 @@ def warm_start_overrides(hp: dict) -> dict:
 def _bc_warm_start(scenario: str, demos: Path, preset: str, seed: int, overrides: dict, folder: str | Path | None,
                    progress: bool) -> Fitted:
     """The BC agent GAIL and AIRL start from: `bc` with the same preset, demos, network and seed. Read from `folder`
-    if it holds that agent; else trained (bit for bit what `train("bc", ...)` trains) and saved there."""
+    if it holds that agent; else trained (bit for bit what `train("bc", ...)` trains) and saved there, replacing
+    anything else."""
     key = train_key("bc", scenario, preset=preset, seed=seed, demos=demos, overrides=overrides)
-    if folder is not None and (Path(folder) / checkpoints.CONFIG).is_file():
-        config = checkpoints.read_config(folder)
-        if config.get("train_key") != key:
-            raise DrivebenchError(f"{folder}: not the BC agent to start from (another scenario, demo set, seed, preset "
-                                  "or code); remove it, or pass another folder")
-        policy, _ = checkpoints.load_policy(folder)
-        return Fitted(policy, BudgetUsage(**config["usage"]))
+    if folder is not None and _holds(folder, key):
+        try:
+            usage = BudgetUsage(**checkpoints.read_config(folder)["usage"])
+            return Fitted(checkpoints.load_policy(folder)[0], usage)
+        except (DrivebenchError, KeyError, TypeError):  # damaged: trained again below
+            pass
     fitted, config = _fit("bc", scenario, demos=demos, preset=preset, seed=seed, overrides=overrides,
                           progress=progress, reward_from=None, callback=None, warm_start=None)
     if folder is not None:
         try:
             checkpoints.save(folder, policy=fitted.policy, config=config)
         except OSError:  # another run saved the same agent there at the same moment
-            if checkpoints.read_config(folder).get("train_key") != key:
+            if not _holds(folder, key):
                 raise
     return fitted
+
+
+def _holds(folder: str | Path, key: str) -> bool:
+    """Does `folder` hold the checkpoint of the training run whose key is `key`?"""
+    try:
+        return checkpoints.read_config(folder).get("train_key") == key
+    except DrivebenchError:
+        return False

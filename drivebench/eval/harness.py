@@ -36,7 +36,7 @@ from drivebench.errors import DrivebenchError
 from drivebench.eval.keys import scenario_key
 from drivebench.eval.metrics import episode_metrics
 from drivebench.eval.policies import LoadedPolicy, is_outside_code, load_policy
-from drivebench.eval.sandbox import LIMITS, Limits, request_stop, stop_reason
+from drivebench.eval.sandbox import LIMITS, Limits, isolation, request_stop, stop_reason
 from drivebench.core.records import EpisodeRecord, Trajectory
 from drivebench.core.rollout import run_episode
 from drivebench.eval.shifts import NONE, Shift, make_env, shifted_spec
@@ -94,6 +94,8 @@ def evaluate_many(requests: Sequence[Request], *, seeds: Sequence[int], workers:
         plans.append((request, spec, key, own, todo))
     jobs = [(r.agent, key[0], spec, r.shift, todo, key[1], limits) for r, spec, key, _, todo in plans]
     outside = any(is_outside_code(r.agent) for r in requests)
+    if outside:
+        isolation()  # a machine where outside code cannot be shut off says so here, before any worker starts
     new, stopped = _run(jobs, workers, db, progress, backend, address, isolate or outside,
                         limits.submission_seconds if outside else None)
     if stopped:

@@ -99,7 +99,7 @@ def load_policy(agent: str, *, limits: Limits = LIMITS, episodes: int = 1, stop_
         module_name, _, attr = agent.rpartition(":")
         try:
             agent_hash = _hash("python", attr, _module_code_key(module_name))
-        except (ImportError, OSError, SyntaxError, ValueError) as err:
+        except (ImportError, OSError, SyntaxError, ValueError, RecursionError) as err:
             raise DrivebenchError(f"cannot load policy {agent!r}: {err}") from None
         check = _loads_in_sandbox(agent, limits)
     sandboxed = SandboxedPolicy(agent, limits, episodes=episodes, stop_file=stop_file)
@@ -153,6 +153,10 @@ def _module_file(name: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- SB3 models
+MAX_SB3_DATA = 16 << 20
+"""the largest JSON 'data' entry of an SB3 model file read to check it [bytes] (SB3 writes a few kB)"""
+
+
 def _sb3_model(agent: str) -> tuple[str, Callable]:
     """An SB3 model file's hash (its bytes) and observation check (its JSON); SB3's pickled fields are opened only
     in the sandbox."""
@@ -161,9 +165,12 @@ def _sb3_model(agent: str) -> tuple[str, Callable]:
         if not path.is_file():
             raise OSError(f"no file {agent}")
         with zipfile.ZipFile(path) as archive:
+            if archive.getinfo("data").file_size > MAX_SB3_DATA:
+                raise ValueError(f"its 'data' entry unpacks to over {MAX_SB3_DATA >> 20} MiB")
             data = json.loads(archive.read("data"))
         shape = tuple(data["observation_space"]["_shape"])
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        with open(path, "rb") as f:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
     except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as err:
         raise DrivebenchError(f"{agent}: not a stable-baselines3 model file ({err}); save one with model.save(...)") \
             from None

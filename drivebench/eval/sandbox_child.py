@@ -46,16 +46,23 @@ def main(setup: dict) -> None:
     _send(wire_out, b"R")
     import numpy as np
 
+    failed_reset = None  # what the policy's reset raised: the answer to the episode's first observation
     while True:
         tag = wire_in.read(1)
         if not tag:
             return  # the parent closed the wire: done
         if tag == b"E":
-            reset()
+            try:
+                reset()
+                failed_reset = None
+            except BaseException as err:
+                failed_reset = err
             continue
         (n,) = struct.unpack("<I", _read(wire_in, 4))
         obs = np.frombuffer(_read(wire_in, 4 * n), dtype="<f4").astype(np.float32)
         try:
+            if failed_reset is not None:
+                raise failed_reset
             action = np.asarray(act(obs), dtype=np.float32)
             if action.size > MAX_ACTION_VALUES:
                 raise ValueError(f"the action has {action.size} numbers")

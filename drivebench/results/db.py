@@ -217,16 +217,21 @@ class ResultsDB:
         try:
             yield
         except sqlite3.OperationalError as exc:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise self._unusable(exc) from None
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
         try:
             self._conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise self._unusable(exc) from None
+
+    def _rollback(self) -> None:
+        """Roll back the open transaction, if SQLite has not already (it does after some errors: a full disk)."""
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
 
     def count(self) -> int:
         """Episodes stored. (Not `__len__`: an empty database would then be falsy.)"""

@@ -294,3 +294,14 @@ def test_the_random_agents_hash_covers_its_code(code_copy, code_edits):
     assert load_policy("random").agent_hash == before
     code_copy.edit(RandomPolicy.__module__, change)
     assert load_policy("random").agent_hash != before
+
+
+def test_an_sb3_file_whose_json_unpacks_huge_is_refused_before_it_is_read(tmp_path):
+    import zipfile
+
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("data", b" " * (64 << 20))  # 64 MiB of spaces, a few kB packed
+    assert bomb.stat().st_size < 1 << 20
+    with pytest.raises(DrivebenchError, match="not a stable-baselines3 model file .*unpacks to over 16 MiB"):
+        load_policy(str(bomb))

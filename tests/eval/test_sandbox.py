@@ -91,6 +91,31 @@ def allocates(obs):
     return straight(obs)
 
 
+def stops_reading(obs):
+    """Answers every observation to come at once, from a thread, then never reads another: the evaluator's writes
+    would block once the pipe is full."""
+    import struct
+    import threading
+
+    reply = b"A" + struct.pack("<BI", 1, 2) + np.zeros(2, "<f4").tobytes()
+
+    def answer():
+        while True:
+            os.write(3, reply * 64)
+
+    threading.Thread(target=answer, daemon=True).start()
+    time.sleep(10**6)
+
+
+def leaves_its_group(obs):
+    """Leaves the process group it was started in, with a child, so that killing the group misses both."""
+    if os.getpgrp() != os.getpid():
+        os.setsid()
+        if os.fork() == 0:
+            os.execvp("sleep", ["sleep", "4321.7"])
+    return straight(obs)
+
+
 def spins(obs):
     """Returns in time, but burns 0.3 s of CPU per action."""
     end = time.process_time() + 0.3
@@ -125,6 +150,8 @@ def scores(records) -> list[float]:
 
 
 SEEDS = eval_seeds(3)
+isolated = pytest.mark.skipif(os.geteuid() != 0, reason="a separate user and namespaces need root; as another user "
+                                                        "the sandbox is the same user (README, Submissions)")
 
 
 def test_outside_code_is_recognised():
@@ -143,6 +170,7 @@ def test_a_policy_that_patches_the_scoring_scores_what_its_actions_score(hostile
     assert "hostile" not in " ".join(sys.modules)  # the policy file was never imported here
 
 
+@isolated
 def test_a_policy_cannot_write_the_database(hostile):
     path, db_path = hostile
     with ResultsDB(db_path) as db:
@@ -175,12 +203,46 @@ def test_a_policy_that_catches_the_timeout_is_killed_and_a_hanging_submission_st
     assert stored.invalid_reason.str.contains("PolicyTimeout: the policy spent its 1 s per-episode time limit").all()
 
 
+@isolated
 def test_nothing_a_policy_starts_survives_it(hostile):
     path, db_path = hostile
     with ResultsDB(db_path) as db:
         evaluate(f"{path}:forks", db, SEEDS[:1])
     time.sleep(0.5)
-    assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and _cmdline(pid) == "sleep\x004321.5\x00"]
+    assert not _processes("sleep\x004321.5\x00")
+
+
+@isolated
+def test_a_policy_that_leaves_its_process_group_is_killed_all_the_same(hostile):
+    path, _ = hostile
+    policy = sandbox.SandboxedPolicy(f"{path}:leaves_its_group")
+    policy.reset(0)
+    policy.act(None, np.zeros(28, np.float32))
+    for _ in range(50):  # until its child has started sleep
+        if _processes("sleep\x004321.7\x00"):
+            break
+        time.sleep(0.1)
+    assert _processes("sleep\x004321.7\x00") and _processes("leaves_its_group", exact=False)
+    policy.close()
+    time.sleep(0.5)
+    assert not _processes("sleep\x004321.7\x00") and not _processes("leaves_its_group", exact=False)
+
+
+def test_a_policy_that_stops_reading_its_observations_runs_out_of_time(hostile):
+    path, _ = hostile
+    policy = sandbox.SandboxedPolicy(f"{path}:stops_reading", sandbox.Limits(episode_seconds=2.0))
+    policy.reset(0)
+    start = time.monotonic()
+    with pytest.raises(PolicyFailure, match="PolicyTimeout"):
+        for _ in range(100_000):  # answered at once until the pipe to it is full
+            policy.act(None, np.zeros(28, np.float32))
+    assert time.monotonic() - start < 10
+    policy.close()
+
+
+def _processes(text: str, exact: bool = True) -> list[str]:
+    pids = [pid for pid in os.listdir("/proc") if pid.isdigit()]
+    return [pid for pid in pids if (_cmdline(pid) == text if exact else text in _cmdline(pid))]
 
 
 def _cmdline(pid: str) -> str:
@@ -214,7 +276,7 @@ def test_a_policy_over_its_memory_limit_gets_invalid_episodes(hostile):
 def test_the_sandbox_as_root_drops_the_user_and_the_network(hostile):
     if os.geteuid() != 0:
         pytest.skip("the separate user and namespaces need root")
-    assert sandbox.isolation().uid is not None and "network" in sandbox.isolation().description
+    assert sandbox.isolation().dropped and sandbox.isolation().namespaces
     path, _ = hostile
     policy = sandbox.SandboxedPolicy(f"{path}:uses_the_network")
     policy.reset(0)
@@ -234,7 +296,7 @@ def test_a_policy_that_cannot_load_says_why_and_is_not_imported_here(tmp_path):
 
 def test_the_same_user_fallback_still_limits_time(hostile, monkeypatch):
     """Without root: its own session as the same user, still killed from outside when it hangs."""
-    monkeypatch.setattr(sandbox, "isolation", lambda: sandbox.Isolation((), None, "same user"))
+    monkeypatch.setattr(sandbox, "isolation", lambda: sandbox.Isolation(False, False, False, "same user"))
     path, _ = hostile
     policy = sandbox.SandboxedPolicy(f"{path}:catches_the_timeout", sandbox.Limits(episode_seconds=0.5))
     policy.reset(0)
@@ -244,3 +306,17 @@ def test_the_same_user_fallback_still_limits_time(hostile, monkeypatch):
     honest = sandbox.SandboxedPolicy(f"{path}:straight")
     np.testing.assert_array_equal(honest.act(None, np.zeros(28, np.float32)), np.array([0.3, 0.0], np.float32))
     honest.close()
+
+
+def test_as_root_outside_code_never_runs_as_root(monkeypatch):
+    """A root whose machine allows no other user (no setpriv here) refuses to run outside code at all."""
+    if os.geteuid() != 0:
+        pytest.skip("about running as root")
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    sandbox.isolation.cache_clear()
+    try:
+        with pytest.raises(DrivebenchError, match="runs outside code only as an unprivileged user"):
+            sandbox.isolation()
+    finally:
+        monkeypatch.undo()
+        sandbox.isolation.cache_clear()

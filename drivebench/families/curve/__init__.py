@@ -19,10 +19,11 @@ def _describe(spec: CurveScenario) -> str:
 
 
 def _costs(spec: CurveScenario) -> family.Costs:
-    """Session 7's standard run (BENCHMARKS.md): with traffic, the IDM cars make each step ~10x dearer."""
+    """Training seconds from session 10's standard run (BENCHMARKS.md; GAIL and AIRL start from the run's BC agents),
+    episode seconds from session 7's: with traffic, the IDM cars make each step ~10x dearer."""
     if spec.traffic.count:
-        return family.Costs({"bc": 15, "dagger": 40, "gail": 77, "airl": 82}, episode_seconds=0.25)
-    return family.Costs({"bc": 17, "dagger": 40, "gail": 46, "airl": 43}, episode_seconds=0.03)
+        return family.Costs({"bc": 5, "dagger": 18, "gail": 25, "airl": 26}, episode_seconds=0.25)
+    return family.Costs({"bc": 5, "dagger": 15, "gail": 7, "airl": 8}, episode_seconds=0.03)
 
 
 FAMILY = family.register(family.Family(
