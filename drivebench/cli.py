@@ -412,13 +412,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("evaluate", "submit") and "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # `--agent mymodule:act` finds mymodule.py here, as `python -m` would
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # here, not at exit: a reader that went away is caught below
+        return code
     except DrivebenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`drivebench leaderboard | head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that exiting flushes nowhere
+        return 141
 
 
 if __name__ == "__main__":

@@ -58,3 +58,15 @@ def test_user_mistakes_exit_2_without_traceback(capsys):
     assert code == 2 and "unknown scenario 'no-such-scenario'" in err and "curve-gentle" in err
     code, _, err = run(capsys, "record", "--scenario", "curve-gentle", "--expert", "nobody", "--episodes", "1")
     assert code == 2 and "unknown expert" in err
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    """`drivebench scenarios list | head -1`: no traceback when the pipe closes."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "drivebench.cli", "scenarios", "list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader goes away before the command prints
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 141 and "Traceback" not in err and "BrokenPipe" not in err, err
