@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from typing import Self  # annotations only: not evaluated at run time (Python 3.10)
 
 BACKENDS = ("local", "ray")
+MAX_WORKERS_PER_CORE = 4
+"""local worker processes allowed per core: more only compete for the same cores (and each holds its own memory)"""
 
 
 class TaskFailed(DrivebenchError):
@@ -77,6 +79,10 @@ def make_executor(backend: str = "local", workers: int | None = None, address: s
     if backend == "local":
         if address is not None:
             raise DrivebenchError("--address is for the ray backend; add --backend ray")
+        most = MAX_WORKERS_PER_CORE * (os.cpu_count() or 1)
+        if workers is not None and workers > most:
+            raise DrivebenchError(f"--workers {workers}: this machine has {os.cpu_count()} cores; the local backend "
+                                  f"starts at most {most} worker processes ({MAX_WORKERS_PER_CORE} per core)")
         return LocalExecutor(workers, isolate=isolate)
     if backend == "ray":
         return RayExecutor(workers, address)

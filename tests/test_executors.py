@@ -160,3 +160,14 @@ def test_the_harness_names_the_chunk_that_failed(monkeypatch):
                                          r"1000000, 1000002 and 1 more failed 2 time\(s\); last error: OSError: "
                                          r"disk on fire"):
         evaluate_many(REQUESTS[:1], seeds=SEEDS, workers=1, progress=False)
+
+
+def test_the_local_backend_refuses_far_more_workers_than_cores():
+    import os
+
+    from drivebench.errors import DrivebenchError
+    from drivebench.executors import MAX_WORKERS_PER_CORE, make_executor
+
+    with pytest.raises(DrivebenchError, match="--workers 1000: this machine has"):
+        make_executor("local", 1000)
+    make_executor("local", MAX_WORKERS_PER_CORE * (os.cpu_count() or 1)).close()
