@@ -3,7 +3,6 @@ network, hyperparameters, budget spent, versions, weight checksums) and `policy.
 `reward.pt`). Loading never unpickles objects: `torch.load(..., weights_only=True)`. Writes are atomic."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pickle
@@ -17,6 +16,7 @@ from gymnasium import spaces
 
 from drivebench.agents import networks
 from drivebench.core import keys
+from drivebench.data.store import sha256 as file_sha256  # the one chunked file hash
 from drivebench.errors import DrivebenchError
 
 FORMAT, VERSION = "drivebench-agent", 1
@@ -27,12 +27,6 @@ DEFAULT_OBSERVATION = {"type": "ego"}
 
 def is_checkpoint(path: str | Path) -> bool:
     return (Path(path) / CONFIG).is_file()
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 hex of a file, read in chunks."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def save(out: str | Path, *, policy: torch.nn.Module, config: dict, reward_net: torch.nn.Module | None = None) -> Path:

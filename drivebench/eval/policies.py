@@ -28,6 +28,7 @@ from pathlib import Path
 
 from drivebench.agents import checkpoints, networks
 from drivebench.core import keys
+from drivebench.data import store
 from drivebench.data.record import expert_record
 from drivebench.errors import DrivebenchError, UnknownIdError
 from drivebench.eval.random_policy import RandomPolicy
@@ -169,8 +170,7 @@ def _sb3_model(agent: str) -> tuple[str, Callable]:
                 raise ValueError(f"its 'data' entry unpacks to over {MAX_SB3_DATA >> 20} MiB")
             data = json.loads(archive.read("data"))
         shape = tuple(data["observation_space"]["_shape"])
-        with open(path, "rb") as f:
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
+        digest = store.sha256(path)
     except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as err:
         raise DrivebenchError(f"{agent}: not a stable-baselines3 model file ({err}); save one with model.save(...)") \
             from None

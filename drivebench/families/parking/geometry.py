@@ -100,18 +100,26 @@ class Route:
         metres on along the route, that the car centre at `position` is within `tolerance` [m] of; `reached` if none
         is. Waypoints are reached in order, so a car does not skip the route where it comes near itself further on;
         taking the furthest carries a car past a reversing manoeuvre's cusp, where the route runs back over itself."""
-        ahead = np.nonzero((self.s > self.s[reached]) & (self.s <= self.s[reached] + window))[0]
-        near = ahead[np.hypot(*(self.points[ahead] - np.asarray(position, float)).T) <= tolerance]
-        return int(near[-1]) if len(near) else int(reached)
+        end = self._window_end(reached, window)
+        near = np.nonzero(self._distances(reached + 1, end, position) <= tolerance)[0]
+        return int(reached + 1 + near[-1]) if len(near) else int(reached)
 
     def remaining(self, reached: int, position, tolerance: float, window: float = ROUTE_WINDOW) -> float:
         """Distance [m] still to drive for a car at `position` that has reached waypoint `reached` (track): the
         shortest way back onto the route (to within `tolerance` of a waypoint from `reached` to `window` metres
         on) plus the route left after that waypoint. A car that drives away from the route, or back along it,
         has more to drive again; one cutting a corner rejoins further on."""
-        ahead = np.nonzero((self.s >= self.s[reached]) & (self.s <= self.s[reached] + window))[0]
-        off = np.hypot(*(self.points[ahead] - np.asarray(position, float)).T)
-        return float(np.min(self.s[-1] - self.s[ahead] + np.maximum(off - tolerance, 0.0)))
+        end = self._window_end(reached, window)
+        off = self._distances(reached, end, position)
+        return float(np.min(self.s[-1] - self.s[reached:end] + np.maximum(off - tolerance, 0.0)))
+
+    def _window_end(self, reached: int, window: float) -> int:
+        """One past the last waypoint at most `window` [m] along the route from waypoint `reached` (s increases)."""
+        return int(np.searchsorted(self.s, self.s[reached] + window, side="right"))
+
+    def _distances(self, start: int, end: int, position) -> np.ndarray:
+        """Distances [m] from `position` to the waypoints start..end-1: per step, only the window is looked at."""
+        return np.hypot(*(self.points[start:end] - np.asarray(position, float)).T)
 
 
 def route_completion(remaining: float, start_remaining: float) -> float:
