@@ -261,7 +261,27 @@ def cmd_scenarios_validate(args) -> int:
             failed += 1
         else:
             print(f"ok: {file} -> {scenario_id(spec)}")
+            if args.check and not _feasible(spec, args.seeds):
+                failed += 1
     return 1 if failed else 0
+
+
+def _feasible(spec, n_seeds: int) -> bool:
+    """Drive the scenario with each of its experts; print how each did and what failed."""
+    from drivebench.experts import feasibility
+    from drivebench.scenarios import family as families
+
+    rows = feasibility.check(spec, n_seeds)
+    if not rows:
+        print("  no expert supports this scenario:")
+        for expert in families.of(spec).experts:
+            print(f"    {expert.id}: {expert.supports(spec)}")
+        return False
+    for row in rows:
+        print(f"  {row.expert}: {row.successes}/{len(row.seeds)} arrived")
+        for failure in row.failures:
+            print(f"    {failure.describe()}")
+    return all(row.ok for row in rows)
 
 
 # ---------------------------------------------------------------------------------------------- experts, demos
@@ -287,12 +307,25 @@ def cmd_experts_list(args) -> int:
 def cmd_record(args) -> int:
     from drivebench.data import record, store
 
-    path = record.record(args.scenario, args.expert, args.episodes, args.seed, root=args.out)
+    observation = {"type": args.observation} if args.observation else None
+    path = record.record(args.scenario, args.expert, args.episodes, args.seed, root=args.out,
+                         observation=observation, actions=not args.no_actions)
     manifest = store.read_manifest(path)
     ok = sum(e["termination"] == "arrived" for e in manifest["episodes"])
     print(f"wrote {path} ({len(manifest['episodes'])} episodes, {ok} successful, "
           f"{manifest['files'][store.DATA_FILE]['bytes'] / 1024:.0f} KiB)")
     return 0
+
+
+def cmd_thirdperson(args) -> int:
+    """`drivebench thirdperson`: the experiment (thirdperson/cli.py), then its report section."""
+    from drivebench.report.thirdperson import write_section
+    from drivebench.thirdperson.cli import output_folder, run
+
+    code = run(args)
+    written = write_section(output_folder(args))
+    print(f"wrote {', '.join(map(str, written))}", file=sys.stderr)
+    return code
 
 
 # ---------------------------------------------------------------------------------------------- parser
@@ -356,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(func=cmd_scenarios_show)
     validate = scenarios.add_parser("validate", help="check scenario files (exit 1 if any is invalid)")
     validate.add_argument("files", nargs="+", type=Path)
+    validate.add_argument("--check", action="store_true", help="also drive each supported expert for a few seeds; "
+                          "a scenario whose experts fail is invalid (exit 1), with what failed and where")
+    validate.add_argument("--seeds", type=positive_int, default=5, help="seeds per expert for --check (default 5)")
     validate.set_defaults(func=cmd_scenarios_validate)
 
     experts = sub.add_parser("experts", help="scripted experts").add_subparsers(dest="action", required=True)
@@ -392,10 +428,17 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--episodes", type=positive_int, default=None, help="default: 20")
     rec.add_argument("--seed", type=int, default=0, help="first demo seed; episodes use seed, seed+1, ...")
     rec.add_argument("--out", type=Path, default=None, help="root folder (default: the repository's expert_data/)")
+    rec.add_argument("--observation", default=None,
+                     help="the frame the demos are seen in: a declared observation type (ego, world, follower); "
+                          "another than ego records into <style>@<type>/ (third-person demos)")
+    rec.add_argument("--no-actions", action="store_true",
+                     help="store no actions (imitation from observation: the action column is NaN)")
     rec.set_defaults(func=cmd_record)
 
     from drivebench.styles.cli import add_parser as add_styles_parser
     add_styles_parser(sub)
+    from drivebench.thirdperson.cli import add_parser as add_thirdperson_parser
+    add_thirdperson_parser(sub).set_defaults(func=cmd_thirdperson)
     return parser
 
 

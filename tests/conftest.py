@@ -24,6 +24,19 @@ import pytest  # noqa: E402
 import drivebench  # noqa: E402,F401  (registers the shipped scenarios)
 from drivebench.core.records import METRIC_FIELDS  # noqa: E402
 
+@pytest.fixture(autouse=True, scope="session")
+def _sb3_logs_in_pytest_tmp(tmp_path_factory):
+    """Stable-Baselines3 makes a log folder in the temp dir for every model trained without a logger (the tests'
+    stand-ins for outside PPO submissions): keep them under pytest's own temporary folders."""
+    previous = os.environ.get("SB3_LOGDIR")
+    os.environ["SB3_LOGDIR"] = str(tmp_path_factory.mktemp("sb3-logs"))
+    yield
+    if previous is None:
+        os.environ.pop("SB3_LOGDIR", None)
+    else:
+        os.environ["SB3_LOGDIR"] = previous
+
+
 # ---------------------------------------------------------------------------------------------- TOML writing
 def _toml_value(value) -> str:
     if isinstance(value, bool):

@@ -23,7 +23,7 @@ LAYERS = [
     {"data"},
     {"agents"},
     {"eval"},
-    {"styles", "leaderboard"},
+    {"styles", "leaderboard", "thirdperson"},
     {"report", "submit"},
     {"families"},
     {"pipeline"},

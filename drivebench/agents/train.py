@@ -144,6 +144,9 @@ def _fit(algo: str, scenario: str, *, demos: str | Path | None, preset: str, see
     hp = {**hp, **(overrides or {})}
     demo_path = Path(demos) if demos else default_demos(entry.name)
     demo_set = store.load(demo_path)
+    if not demo_set.has_actions:
+        raise DrivebenchError(f"{demo_path}: demos recorded without actions; {algo} learns from actions (the "
+                              "third-person experiment, `drivebench thirdperson`, learns from observations alone)")
     if demo_set.manifest["observation_features"] != features:
         raise DrivebenchError(f"{demo_path}: demos of {demo_set.scenario}, whose observations differ from "
                               f"{entry.name}'s; pass demos recorded on a {entry.family} scenario")

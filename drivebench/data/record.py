@@ -5,6 +5,7 @@ import dataclasses
 from pathlib import Path
 
 import gymnasium
+import numpy as np
 from tqdm import tqdm
 
 from drivebench.core import keys
@@ -26,9 +27,13 @@ ROLLOUT = run_episode.__module__
 
 
 def record(scenario: str, expert: str, episodes: int | None = None, seed: int = 0,
-           root: Path | None = None, progress: bool = True) -> Path:
+           root: Path | None = None, progress: bool = True, observation: dict | None = None,
+           actions: bool = True) -> Path:
     """Drive `episodes` (default DEFAULT_EPISODES) episodes with seeds seed, seed+1, ... and save them;
-    returns the demo folder."""
+    returns the demo folder. `observation`: the env's observation config, i.e. the frame the demos are seen in
+    (default: the ego frame; `{"type": "world"}` records third-person demos into `<style>@world`, store.demo_dir).
+    Without `actions` the action column is NaN and the manifest says `"actions": false` (imitation from
+    observation). The expert drives from the env's true state, so every frame of a seed is the same drive."""
     episodes = DEFAULT_EPISODES if episodes is None else episodes
     entry, ex = registry.get(scenario), get_expert(expert)
     reason = ex.supports(entry.spec)
@@ -38,12 +43,17 @@ def record(scenario: str, expert: str, episodes: int | None = None, seed: int = 
     if episodes < 1 or seeds[0] not in DEMO_SEEDS or seeds[-1] not in DEMO_SEEDS:
         raise DrivebenchError(f"demo seeds must lie in [{DEMO_SEEDS.start}, {DEMO_SEEDS.stop}) (evaluation uses "
                               f"the seeds above); got {seed}..{seed + episodes - 1}")
-    env = gymnasium.make(entry.id)
+    env = gymnasium.make(entry.id, **({"config": {"observation": dict(observation)}} if observation else {}))
     policy = expert_policy(ex)
     recorded = [run_episode(env, policy, s)
                 for s in tqdm(seeds, desc=f"record {entry.name} {ex.id}", unit="ep", disable=not progress,
                               leave=False)]
     env.close()
+    if not actions:
+        recorded = [dataclasses.replace(e, actions=np.full_like(e.actions, np.nan)) for e in recorded]
+    frame = dict(env.unwrapped.config["observation"])
+    options = "".join([f" --observation {frame['type']}" if frame != store.DEFAULT_OBSERVATION else "",
+                       "" if actions else " --no-actions"])
     manifest = {
         "format": "drivebench-demos",
         "scenario": {"id": entry.id, "name": entry.name, "spec": entry.spec.model_dump(mode="json"),
@@ -54,13 +64,15 @@ def record(scenario: str, expert: str, episodes: int | None = None, seed: int = 
         "episodes": [{"seed": e.seed, "steps": e.steps, "termination": e.termination,
                       "return": round(float(e.rewards.sum()), 6)} for e in recorded],
         "observation_features": [name for name, _ in env.unwrapped.observation_type.FEATURES],
-        "observation": dict(env.unwrapped.config["observation"]),
+        "observation": frame,
+        **({} if actions else {"actions": False}),  # absent: recorded with actions (every set before issue 19)
         "signals": [name for name, _ in env.unwrapped.SIGNALS],
         "action": {"names": ["acceleration", "steering"], "low": -1.0, "high": 1.0},
         "versions": store.package_versions(),
-        "command": f"drivebench record --scenario {entry.name} --expert {ex.id} --episodes {episodes} --seed {seed}",
+        "command": f"drivebench record --scenario {entry.name} --expert {ex.id} --episodes {episodes} --seed {seed}"
+                   f"{options}",
     }
-    out = store.demo_dir(root or expert_data_dir(), entry.name, ex.id)
+    out = store.demo_dir(root or expert_data_dir(), entry.name, ex.id, frame)
     return store.save(out, manifest, recorded)
 
 

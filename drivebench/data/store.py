@@ -8,7 +8,10 @@ observation), and one float32 column per env signal (`signal.<name>`, e.g. signa
 `manifest.json` holds what regenerates the set bit for bit: the
 scenario spec (as data) and its hash, the expert and its style, the observation config, the key of what
 recorded it (the env's, the expert's and the rollout's code and the simulator's third-party versions:
-record.demo_key), the seeds, package versions, and the sha256 of the data file, which loading verifies.
+record.demo_key), the seeds, package versions, and the sha256 of the data file, which loading verifies. A set
+recorded in another frame than the ego one (a third-person set: `observation` {"type": "world"}) lives in
+`<style>@<frame>/`; one recorded without actions says `"actions": false` and its action column is NaN (a set whose
+manifest has no `actions` field, as every set before them, has its actions).
 
 Writes are atomic: a set is written into a temporary folder beside its destination and renamed into place.
 """
@@ -52,9 +55,28 @@ class DemoSet:
     def successful(self) -> list[Episode]:
         return [e for e in self.episodes if e.success]
 
+    @property
+    def observation(self) -> dict:
+        """The observation config the set was recorded with (its frame: `{"type": "ego"}`, "world", "follower");
+        a set that records none was recorded in the default ego frame."""
+        return dict(self.manifest.get("observation") or DEFAULT_OBSERVATION)
 
-def demo_dir(root: Path, scenario: str, expert_id: str) -> Path:
-    return Path(root) / scenario / expert_id.removeprefix("expert:")
+    @property
+    def has_actions(self) -> bool:
+        """False for a set recorded without actions (imitation from observation: its action column is NaN)."""
+        return bool(self.manifest.get("actions", True))
+
+
+DEFAULT_OBSERVATION = {"type": "ego"}
+"""the observation of a set whose manifest records none (the envs' default)"""
+
+
+def demo_dir(root: Path, scenario: str, expert_id: str, observation: dict | None = None) -> Path:
+    """`root/<scenario>/<style>`, or `<style>@<frame>` for a set recorded in another frame than the default ego
+    frame (a third-person set, `observation={"type": "world"}`)."""
+    frame = (observation or DEFAULT_OBSERVATION).get("type", "ego")
+    name = expert_id.removeprefix("expert:")
+    return Path(root) / scenario / (name if frame == DEFAULT_OBSERVATION["type"] else f"{name}@{frame}")
 
 
 def package_versions() -> dict[str, str]:

@@ -57,6 +57,37 @@ def track_path(path: Path, x: float, y: float, heading: float, speed: float, *, 
     car facing backwards and its steering negated. Speed: at most `cruise`, brought to 0 at the run's end
     with deceleration `braking` [m/s^2]; past the end the target speed reverses, so the car settles on it.
     """
+    i, gear, tx, ty, remaining = _pursuit_target(path, x, y, heading, speed, lookahead)
+    # Forwards, aim from the direction of travel on the curve. Backwards the steered axle is the virtual
+    # car's rear and the same feedforward swings the car wide at the start of a turn (measured: 0/30
+    # parked); pursuit on the body heading parks 30/30.
+    virtual_heading = heading + steady_slip(path.curvature[i]) if gear > 0 else heading + math.pi
+    steering = gear * steering_for_curvature(pursuit_curvature(x, y, virtual_heading, tx, ty))
+    return action(_speed_toward(remaining, gear, speed, cruise, reverse_cruise, braking), steering)
+
+
+def track_rear_axle_path(path: Path, x: float, y: float, heading: float, speed: float, *, cruise: float,
+                         reverse_cruise: float, lookahead: float, braking: float = 1.0,
+                         length: float = CAR_LENGTH) -> np.ndarray:
+    """`track_path` for the path of the rear axle (x, y: the car's rear axle; `path.car_heading`: the body's).
+
+    The rear axle moves along the body axis on a circle of curvature tan(steering) / L, forwards and backwards
+    alike, so pure pursuit on it is the textbook law both ways (a reversing car is a forward one whose heading is
+    turned by pi and whose steering is negated): tight multi-point manoeuvres track to a few centimetres where
+    pursuit of the centre, which slips, cuts their corners.
+    """
+    _, gear, tx, ty, remaining = _pursuit_target(path, x, y, heading, speed, lookahead)
+    virtual_heading = heading if gear > 0 else heading + math.pi
+    curvature = gear * pursuit_curvature(x, y, virtual_heading, tx, ty)
+    steering = math.atan(curvature * length)
+    return action(_speed_toward(remaining, gear, speed, cruise, reverse_cruise, braking), steering)
+
+
+def _pursuit_target(path: Path, x: float, y: float, heading: float, speed: float, lookahead: float
+                    ) -> tuple[int, int, float, float, float]:
+    """The point of the path the car is at (its run: the next one within CUSP_SWITCH of a gear change), its gear,
+    the pursuit target `lookahead` metres on along the run (extended past its end along its last heading), and the
+    distance left to the run's end [m]."""
     i = path.nearest(x, y, heading, speed)
     end = path.run_end(i)
     if end + 1 < len(path.s) and path.s[end] - path.s[i] < CUSP_SWITCH:
@@ -72,11 +103,12 @@ def track_path(path: Path, x: float, y: float, heading: float, speed: float, *, 
         th_end, extra = path.travel_heading[end], s_target - path.s[end]
         tx = path.xy[end, 0] + extra * math.cos(th_end)
         ty = path.xy[end, 1] + extra * math.sin(th_end)
-    # Forwards, aim from the direction of travel on the curve. Backwards the steered axle is the virtual
-    # car's rear and the same feedforward swings the car wide at the start of a turn (measured: 0/30
-    # parked); pursuit on the body heading parks 30/30.
-    virtual_heading = heading + steady_slip(path.curvature[i]) if gear > 0 else heading + math.pi
-    steering = gear * steering_for_curvature(pursuit_curvature(x, y, virtual_heading, tx, ty))
+    return i, gear, float(tx), float(ty), float(remaining)
+
+
+def _speed_toward(remaining: float, gear: int, speed: float, cruise: float, reverse_cruise: float,
+                  braking: float) -> float:
+    """Acceleration [m/s^2] toward at most the gear's cruise speed, brought to 0 at the run's end."""
     limit = cruise if gear > 0 else reverse_cruise
     target = gear * math.copysign(min(limit, math.sqrt(2 * braking * abs(remaining))), remaining)
-    return action(speed_command(target, speed), steering)
+    return speed_command(target, speed)

@@ -76,6 +76,9 @@ class Family:
     """share of the map a report GIF shows around the car (1: all of it)"""
     style: Any = None
     """its style-experiment hooks (styles/ asks them; None: no style experiment for this family)"""
+    generate: Callable[[np.random.Generator], dict] | None = None
+    """a random scenario across its schema's ranges, as the data of a scenario file (scenarios.spec.parse_spec
+    validates it; some draws are meant to fail its checks), for property tests and benchmarks; None: none"""
 
     def bounds(self, spec) -> tuple[float, float, float, float]:
         """(xmin, xmax, ymin, ymax) of the scenario's road or lot [m], for maps."""

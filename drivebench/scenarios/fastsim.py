@@ -46,6 +46,17 @@ def _wrap(angle: float) -> float:
     return ((angle + math.pi) % _TWO_PI) - math.pi
 
 
+def _along_arc(relative: float, direction: float, span: float) -> float:
+    """The angle [rad] from an arc's start phase to a point, `relative` being it wrapped to [-pi, pi] as highway-env
+    wraps it. On an arc turning more than half a circle (`span` > pi) that wrap puts its last part before its start,
+    so a car there never reaches the lane's end and circles on, off the road (a 181 degree arc's traffic left it):
+    the part of the circle nearer the arc's end than its start counts as after the start. Same as highway-env's
+    on every arc of at most half a circle (a hairpin's 180 degrees, to float rounding, included)."""
+    if span > math.pi + 1e-6 and direction * relative < -(2 * math.pi - span) / 2:
+        return relative + direction * 2 * math.pi
+    return relative
+
+
 class LaneNetwork(RoadNetwork):
     """A RoadNetwork whose closest-lane query is computed from per-lane constants (see the module doc)."""
 
@@ -83,7 +94,7 @@ class LaneNetwork(RoadNetwork):
             else:
                 _, cx, cy, radius, start_phase, direction, length = constants
                 ex, ey = px - cx, py - cy
-                phi = start_phase + _wrap(math.atan2(ey, ex) - start_phase)
+                phi = start_phase + _along_arc(_wrap(math.atan2(ey, ex) - start_phase), direction, length / radius)
                 s = direction * (phi - start_phase) * radius
                 r = direction * (radius - math.sqrt(ex * ex + ey * ey))
                 distance = abs(r) + max(s - length, 0.0) + max(-s, 0.0)
@@ -200,12 +211,14 @@ class EgoVehicle(Vehicle):
 
 
 class ArcLane(CircularLane):
-    """highway-env's CircularLane with local_coordinates' norm computed as `_norm`."""
+    """highway-env's CircularLane with local_coordinates' norm computed as `_norm`, and positions on an arc of more
+    than half a circle measured along it (`_along_arc`)."""
 
     def local_coordinates(self, position: np.ndarray) -> tuple[float, float]:
         delta = position - self.center
         phi = np.arctan2(delta[1], delta[0])
-        phi = self.start_phase + utils.wrap_to_pi(phi - self.start_phase)
+        phi = self.start_phase + _along_arc(utils.wrap_to_pi(phi - self.start_phase), self.direction,
+                                            abs(self.end_phase - self.start_phase))
         r = _norm(delta)
         longitudinal = self.direction * (phi - self.start_phase) * self.radius
         lateral = self.direction * (self.radius - r)

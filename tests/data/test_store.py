@@ -300,3 +300,25 @@ def test_a_fifo_in_a_set_is_refused_without_blocking(demos, tmp_path, which, err
     os.mkfifo(copy / which)
     message = error_without_blocking(lambda: store.load(copy), DemoDataError)
     assert message.startswith(f"{copy / which}: ") and "a FIFO, not a regular file" in message
+
+
+def test_third_person_demos_store_their_frame_and_may_omit_actions(demos, tmp_path):
+    """Issue 19: a set recorded in another frame says so and lives beside the ego one; without actions its action
+    column is NaN; a set whose manifest records neither (every set before) is an ego set with actions."""
+    path = record.record("parking-empty", "tidy", episodes=2, seed=5, root=tmp_path, progress=False,
+                         observation={"type": "world"}, actions=False)
+    assert path == tmp_path / "parking-empty" / "tidy@world"
+    data = store.load(path)
+    assert data.observation == {"type": "world"} and not data.has_actions
+    assert data.manifest["observation_features"][:2] == ["x", "y"]
+    assert data.manifest["command"].endswith("--observation world --no-actions")
+    ego = store.load(demos)
+    assert ego.observation == {"type": "ego"} and ego.has_actions and "actions" not in ego.manifest
+    for world, mine in zip(data.episodes, ego.episodes):  # the same drives (seeds 5, 6), seen from above
+        assert np.isnan(world.actions).all() and world.actions.shape == mine.actions.shape
+        np.testing.assert_array_equal(world.poses, mine.poses)
+        assert world.observations[:, :2] == pytest.approx(mine.poses[:, :2], abs=1e-4)
+    assert record.stale_because(path, "parking-empty", "expert:tidy") is None
+    from drivebench.agents.train import train  # the agents refuse to learn actions from a set without them
+    with pytest.raises(DrivebenchError, match="recorded without actions"):
+        train("bc", "parking-empty", out=tmp_path / "bc", demos=path, preset="quick", progress=False)

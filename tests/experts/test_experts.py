@@ -100,14 +100,25 @@ def test_supports_explains_a_refusal(expert, scenario, words):
     assert expert not in experts_for(spec)
 
 
-def test_supports_refuses_a_lot_too_short_for_the_turn():
+def test_a_lot_too_narrow_for_the_simple_paths_gets_plans():
     """The shortcut's 13 m turn needs its run-in line 13 m south of the north bays' entrance: y = -4 + 13 = 9 m,
-    beyond the 4 + 5.5 - 1.2 = 8.3 m a car centre may reach in a lot with an 8 m aisle and 5.5 m bays."""
+    beyond the 4 + 5.5 - 1.2 = 8.3 m a car centre may reach in a lot with an 8 m aisle and 5.5 m bays; tidy's line
+    (6.5 + 2.5: y = 5 m) fits the lot but runs through the south row, which tidy pays for. Both used to drive or
+    refuse their simple paths; now they plan, and tidy's plan keeps out of the other bays."""
     spec = parse_spec({"family": "parking", "name": "narrow",
                        "lot": {"bays_per_row": 10, "aisle_width": 8.0, "bay_depth": 5.5}, "goal": {"bay": "N6"}})
-    reason = get_expert("shortcut").supports(spec)
-    assert reason is not None and "fit" in reason
-    assert get_expert("tidy").supports(spec) is None  # 6.5 + 2.5: its line is at y = 5 m
+    lot = build_lot(spec.lot)
+    others = [b.rect for b in lot.bays if b.id != "N6"]
+    for name in ("shortcut", "tidy"):
+        expert = get_expert(name)
+        assert expert.supports(spec) is None
+        path = expert.scenario_path(spec)
+        assert lot.interior.contains(path.xy).all()
+        assert path.xy[0] == pytest.approx([4.5, 0.0])  # a plan, from the start region's centre
+    inside = np.zeros(len(path.s), bool)
+    for r in others:
+        inside |= r.contains(path.xy)
+    assert np.diff(path.s)[inside[1:]].sum() < 1.0
 
 
 # ---------------------------------------------------------------------------------------------- success

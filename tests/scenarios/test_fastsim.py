@@ -179,3 +179,22 @@ def test_scenes_run_exactly_as_with_highway_envs_classes(monkeypatch, name):
             done = end_slow[0] or end_slow[1]
         crashes += slow.vehicle.crashed
     assert crashes >= 1 or name == "curve-gentle"  # a collision was simulated too (the empty road has nothing to hit)
+
+
+@pytest.mark.parametrize("clockwise", [True, False])
+def test_an_arc_of_more_than_half_a_circle_is_measured_along_it(clockwise):
+    """highway-env wraps a point's angle to within half a turn of the arc's start, so on a 250 degree arc its last
+    part reads as before the start: the traffic there never reached the lane's end and circled on, off the road.
+    ArcLane and LaneNetwork measure along the arc; on arcs of at most half a circle they stay highway-env's."""
+    span = math.radians(250)
+    end = span if clockwise else -span
+    lane = ArcLane(np.array([0.0, 0.0]), 30.0, 0.0, end, clockwise=clockwise)
+    near_end = lane.position(lane.length - 1.0, 0.5)
+    s, r = lane.local_coordinates(near_end)
+    assert s == pytest.approx(lane.length - 1.0) and r == pytest.approx(0.5)
+    assert lane.after_end(lane.position(lane.length + 1.0, 0.0))
+    assert lane.local_coordinates(lane.position(-3.0, 0.0))[0] == pytest.approx(-3.0)  # before the start stays so
+    network = LaneNetwork()
+    network.add_lane("a", "b", lane)
+    network.add_lane("b", "c", StraightLane(lane.position(lane.length, 0.0), lane.position(lane.length + 50, 0.0)))
+    assert network.get_closest_lane_index(lane.position(lane.length - 2.0, 0.0)) == ("a", "b", 0)

@@ -6,7 +6,7 @@ speeding), shifts.py (traffic and tighter radius), draw.py (the map), styles.py 
 """
 from __future__ import annotations
 
-from drivebench.families.curve import geometry, metrics, shifts, styles
+from drivebench.families.curve import generate, geometry, metrics, shifts, styles
 from drivebench.families.curve.env import CurveEnv
 from drivebench.families.curve.experts import CURVE_STYLES, CurveExpert
 from drivebench.families.curve.spec import CurveScenario
@@ -39,4 +39,5 @@ FAMILY = family.register(family.Family(
     costs=_costs,
     gif_crop=0.5,  # highway-env's curve view spans 200 m, too far for a small GIF: keep 100 m at its own scale
     style=styles.HOOKS,
+    generate=generate.generate,
 ))

@@ -9,7 +9,7 @@ from highway_env.road.lane import LineType, StraightLane
 from highway_env.road.road import Road, RoadNetwork
 
 from drivebench.families.curve import geometry
-from drivebench.scenarios import roads
+from drivebench.scenarios import frames, roads
 from drivebench.scenarios.envs import (CAR_LENGTH, CAR_WIDTH, COMMON_SIGNALS, OFFROAD_TOLERANCE, FeatureObservation,
                                        ScenarioEnv, Termination)
 from drivebench.scenarios.fastsim import ArcLane, EgoVehicle, LaneNetwork, TrafficVehicle
@@ -64,10 +64,104 @@ class CurveEgoObservation(FeatureObservation):
         return np.asarray(features, dtype=np.float32)
 
 
+def _traffic(env, s: float) -> list:
+    """The other vehicles within TRAFFIC_RANGE along the road of the car's position `s`, nearest first."""
+    found = []
+    for other in env.road.vehicles:
+        if other is env.vehicle:
+            continue
+        so = env.centreline.project(*other.position)[0]
+        if abs(so - s) <= TRAFFIC_RANGE:
+            found.append((abs(so - s), id(other), other))
+    return [o for _, _, o in sorted(found, key=lambda t: t[:1])]
+
+
+class CurveWorldObservation(FeatureObservation):
+    """The curve as a fixed overhead camera sees it (third-person imitation, issue 19): the car's absolute pose and
+    velocity, the road ahead of it and the nearest cars, all in world coordinates (x east, y south)."""
+
+    FEATURES = (
+        ("x", "car centre, east [m]"),
+        ("y", "car centre, south [m]"),
+        ("cos_heading", "cos of the car heading (1: facing east)"),
+        ("sin_heading", "sin of the car heading (1: facing south)"),
+        ("vx", "car velocity, east [m/s]"),
+        ("vy", "car velocity, south [m/s]"),
+        ("speed_limit", "[m/s]"),
+        ("half_width", "half the road's width [m]"),
+        *[(f"road_{int(p)}m_{axis}", f"road centreline {p:.0f} m along the road ahead of the car, world {axis} [m]")
+          for p in PREVIEW_DISTANCES for axis in "xy"],
+        *[(f"vehicle{i}_{name}", doc) for i in range(TRAFFIC_SLOTS) for name, doc in (
+            ("present", f"1 if a vehicle is within {TRAFFIC_RANGE:.0f} m along the road, else 0 (slots by distance)"),
+            ("x", "its centre, east [m]"), ("y", "its centre, south [m]"), ("speed", "its speed [m/s]"))],
+    )
+
+    def observe(self) -> np.ndarray:
+        env = self.env
+        v, s = env.vehicle, env.facts["s"]
+        features = [v.position[0], v.position[1], math.cos(v.heading), math.sin(v.heading),
+                    *frames.velocity(v.speed, v.heading), env.scenario.road.speed_limit, env.half_width]
+        for ahead in PREVIEW_DISTANCES:
+            features += list(env.centreline.pose(s + ahead)[:2])
+        others = _traffic(env, s)
+        for i in range(TRAFFIC_SLOTS):
+            features += [1.0, others[i].position[0], others[i].position[1], others[i].speed] if i < len(others) \
+                else [0.0, 0.0, 0.0, 0.0]
+        return np.asarray(features, dtype=np.float32)
+
+
+class CurveFollowerObservation(FeatureObservation):
+    """The curve as a vehicle behind the car sees it (third-person imitation, issue 19): the follower drives the
+    car's own path a little behind it (scenarios/frames.Trail; config `lag` [decisions], `gap` [m]); every feature
+    is in the follower's frame (x forward, y to its right)."""
+
+    FEATURES = (
+        ("car_x", "car centre ahead of the follower [m]"),
+        ("car_y", "car centre to the follower's right [m]"),
+        ("car_cos", "cos of the car heading minus the follower's"),
+        ("car_sin", "sin of the car heading minus the follower's"),
+        ("car_vx", "car velocity along the follower's heading [m/s]"),
+        ("car_vy", "car velocity to the follower's right [m/s]"),
+        ("speed_limit", "[m/s]"),
+        ("half_width", "half the road's width [m]"),
+        *[(f"road_{int(p)}m_{axis}", f"road centreline {p:.0f} m along the road ahead of the car, in the follower's "
+           f"frame ({axis}: {'forward' if axis == 'x' else 'right'}) [m]") for p in PREVIEW_DISTANCES for axis in "xy"],
+        *[(f"vehicle{i}_{name}", doc) for i in range(TRAFFIC_SLOTS) for name, doc in (
+            ("present", f"1 if a vehicle is within {TRAFFIC_RANGE:.0f} m along the road, else 0 (slots by distance)"),
+            ("x", "its centre ahead of the follower [m]"), ("y", "its centre to the follower's right [m]"),
+            ("dv", "its speed minus the car's [m/s]"))],
+    )
+
+    def __init__(self, env, **params):
+        super().__init__(env, **params)
+        self.trail = frames.Trail(params.get("lag", frames.FOLLOW_LAG_STEPS), params.get("gap", frames.FOLLOW_GAP))
+
+    def observe(self) -> np.ndarray:
+        env = self.env
+        v, s = env.vehicle, env.facts["s"]
+        fx, fy, fh = self.trail.follower(env.step_count, v.position[0], v.position[1], v.heading, v.speed,
+                                         1.0 / env.scenario.policy_frequency)
+        origin = (fx, fy)
+        car = frames.to_frame(v.position, origin, fh)[0]
+        features = [car[0], car[1], math.cos(v.heading - fh), math.sin(v.heading - fh),
+                    *frames.rotate(frames.velocity(v.speed, v.heading), fh), env.scenario.road.speed_limit,
+                    env.half_width]
+        road = [env.centreline.pose(s + ahead)[:2] for ahead in PREVIEW_DISTANCES]
+        features += frames.to_frame(road, origin, fh).ravel().tolist()
+        others = _traffic(env, s)
+        for i in range(TRAFFIC_SLOTS):
+            if i < len(others):
+                features += [1.0, *frames.to_frame(others[i].position, origin, fh)[0], others[i].speed - v.speed]
+            else:
+                features += [0.0, 0.0, 0.0, 0.0]
+        return np.asarray(features, dtype=np.float32)
+
+
 class CurveEnv(ScenarioEnv):
     """A road of straight and arc segments, optional IDM traffic ahead; drive to the end of the road."""
 
-    OBSERVATIONS = {"ego": CurveEgoObservation}
+    OBSERVATIONS = {"ego": CurveEgoObservation, "world": CurveWorldObservation,
+                    "follower": CurveFollowerObservation}
 
     SIGNALS = COMMON_SIGNALS + (
         ("s", "distance along the road centreline [m]"),

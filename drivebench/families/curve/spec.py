@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import Field, field_validator
 
-from drivebench.families.curve.geometry import build_centreline, closest_overlap
+from drivebench.families.curve.geometry import build_centreline, closest_overlap, lane_offsets
 from drivebench.scenarios.spec import Range, ScenarioBase, SpecModel
 
 MAX_LANES = 4
@@ -101,6 +101,14 @@ class CurveScenario(ScenarioBase):
                     tight = True
                     problems.append((f"road.segments[{i}].radius", f"the inner road edge has radius {inner:.1f} m;"
                                      " a car needs >= 6 m: raise the radius or use fewer/narrower lanes"))
+        if lane == "any" or lane < spec.road.lanes:
+            lanes = range(spec.road.lanes) if lane == "any" else [lane]
+            reach = max(abs(lane_offsets(spec.road)[k] + off) for k in lanes for off in spec.start.lateral_offset)
+            edge = spec.road.lanes * spec.road.lane_width / 2 + spec.road.offroad_grace
+            if reach > edge:
+                problems.append(("start.lateral_offset", f"puts the car {reach:.1f} m from the road's centreline, "
+                                                         f"past the {edge:g} m at which it is off the road: keep "
+                                                         f"it within the road"))
         if length > MAX_ROAD_LENGTH:
             problems.append(("road.segments", f"the road is {length / 1000:.1f} km long; at most "
                                               f"{MAX_ROAD_LENGTH / 1000:g} km"))

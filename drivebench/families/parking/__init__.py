@@ -6,7 +6,7 @@ map), styles.py (the style experiment's hooks).
 """
 from __future__ import annotations
 
-from drivebench.families.parking import geometry, metrics, styles
+from drivebench.families.parking import generate, geometry, metrics, styles
 from drivebench.families.parking.env import ParkingEnv
 from drivebench.families.parking.experts import PARKING_STYLES, ParkingExpert
 from drivebench.families.parking.spec import ParkingScenario
@@ -30,4 +30,5 @@ FAMILY = family.register(family.Family(
     # training seconds: session 10's standard run; episode seconds: session 7's (BENCHMARKS.md)
     gif_crop=1.0,
     style=styles.HOOKS,
+    generate=generate.generate,
 ))

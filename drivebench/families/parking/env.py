@@ -10,8 +10,8 @@ from highway_env.road.road import Road, RoadNetwork
 from highway_env.vehicle.objects import Landmark
 
 from drivebench.families.parking import geometry
-from drivebench.families.parking.experts import PARKING_STYLES, ParkingExpert, plan
-from drivebench.scenarios import roads
+from drivebench.families.parking.experts import PARKING_STYLES, ParkingExpert
+from drivebench.scenarios import frames, roads
 from drivebench.scenarios.envs import (CAR_LENGTH, CAR_WIDTH, COMMON_SIGNALS, OFFROAD_TOLERANCE, FeatureObservation,
                                        ScenarioEnv, Termination)
 from drivebench.scenarios.fastsim import EgoVehicle, LaneNetwork, StaticObstacle
@@ -24,13 +24,15 @@ ROUTE_TOLERANCE = CAR_WIDTH
 
 
 def reference_routes(spec, lot: geometry.LotGeometry) -> tuple[geometry.Route, ...]:
-    """The routes a scenario's progress is measured along: the reference path of each expert that parks in it (the
-    ways its reference drivers park, first the one the agents learn from). A scenario no expert supports gets the
-    straight line from the start region's centre to the goal bay's mouth, then into the bay."""
+    """The routes a scenario's progress is measured along: the scenario-level reference path of each expert that
+    parks in it (the ways its reference drivers park, first the one the agents learn from): its simple path where
+    that fits the lot, else its plan among the always-occupied bays, never the cars drawn for an episode. A scenario
+    no expert supports gets the straight line from the start region's centre to the goal bay's mouth, then into
+    the bay."""
     start = (sum(spec.start.x) / 2, sum(spec.start.y) / 2)
-    styles = [s for s in PARKING_STYLES.values() if ParkingExpert(s).supports(spec) is None]
-    if styles:
-        return tuple(geometry.Route.along(plan(s, lot, spec.goal.bay, start).xy) for s in styles)
+    experts = [e for e in (ParkingExpert(s) for s in PARKING_STYLES.values()) if e.supports(spec) is None]
+    if experts:
+        return tuple(geometry.Route.along(e.scenario_path(spec).xy) for e in experts)
     bay = lot.bay(spec.goal.bay)
     return (geometry.Route.along(np.array([start, bay.entrance, (bay.rect.x, bay.rect.y)])),)
 
@@ -67,10 +69,108 @@ class ParkingEgoObservation(FeatureObservation):
                            ORIENTATION_CODE[env.scenario.goal.orientation], *rays], dtype=np.float32)
 
 
+PARKED_SLOTS = 3
+"""parked cars the third-person observations list, nearest to the car first"""
+
+
+def _parked(env) -> list:
+    """The parked cars' rectangles, nearest to the car first."""
+    p = env.vehicle.position
+    return sorted(env.parked, key=lambda r: (r.x - p[0]) ** 2 + (r.y - p[1]) ** 2)[:PARKED_SLOTS]
+
+
+class ParkingWorldObservation(FeatureObservation):
+    """The lot as a fixed overhead camera sees it (third-person imitation, issue 19): the car's absolute pose and
+    velocity, the goal bay, the lot's extent and the nearest parked cars, all in world coordinates (x east,
+    y south)."""
+
+    FEATURES = (
+        ("x", "car centre, east [m]"),
+        ("y", "car centre, south [m]"),
+        ("cos_heading", "cos of the car heading (1: facing east)"),
+        ("sin_heading", "sin of the car heading (1: facing south)"),
+        ("vx", "car velocity, east [m/s] (signed speed along the heading: reversing points it backwards)"),
+        ("vy", "car velocity, south [m/s]"),
+        ("goal_x", "goal bay centre, east [m]"),
+        ("goal_y", "goal bay centre, south [m]"),
+        ("goal_cos", "cos of the goal bay's axis heading (pointing into the bay)"),
+        ("goal_sin", "sin of the goal bay's axis heading"),
+        ("orientation", "required orientation: 1 nose-in, -1 reverse-in, 0 either"),
+        ("lot_west", "the lot interior's west edge, east [m]"),
+        ("lot_east", "the lot interior's east edge, east [m]"),
+        ("lot_north", "the lot interior's north edge, south [m]"),
+        ("lot_south", "the lot interior's south edge, south [m]"),
+        *[(f"parked{i}_{name}", doc) for i in range(PARKED_SLOTS) for name, doc in (
+            ("present", "1 if there is an i-th nearest parked car, else 0"),
+            ("x", "its centre, east [m]"), ("y", "its centre, south [m]"))],
+    )
+
+    def observe(self) -> np.ndarray:
+        env = self.env
+        v, g, lot = env.vehicle, env.goal_bay.rect, env.lot.interior
+        features = [v.position[0], v.position[1], math.cos(v.heading), math.sin(v.heading),
+                    *frames.velocity(v.speed, v.heading), g.x, g.y, math.cos(g.heading), math.sin(g.heading),
+                    ORIENTATION_CODE[env.scenario.goal.orientation], lot.x - lot.length / 2, lot.x + lot.length / 2,
+                    lot.y - lot.width / 2, lot.y + lot.width / 2]
+        parked = _parked(env)
+        for i in range(PARKED_SLOTS):
+            features += [1.0, parked[i].x, parked[i].y] if i < len(parked) else [0.0, 0.0, 0.0]
+        return np.asarray(features, dtype=np.float32)
+
+
+class ParkingFollowerObservation(FeatureObservation):
+    """The lot as a vehicle behind the car sees it (third-person imitation, issue 19): the follower drives the
+    car's own path a little behind it (scenarios/frames.Trail; config `lag` [decisions], `gap` [m]); every feature
+    is in the follower's frame (x forward, y to its right)."""
+
+    FEATURES = (
+        ("car_x", "car centre ahead of the follower [m]"),
+        ("car_y", "car centre to the follower's right [m]"),
+        ("car_cos", "cos of the car heading minus the follower's"),
+        ("car_sin", "sin of the car heading minus the follower's"),
+        ("car_vx", "car velocity along the follower's heading [m/s]"),
+        ("car_vy", "car velocity to the follower's right [m/s]"),
+        ("goal_x", "goal bay centre ahead of the follower [m]"),
+        ("goal_y", "goal bay centre to the follower's right [m]"),
+        ("goal_cos", "cos of the goal bay's axis heading minus the follower's"),
+        ("goal_sin", "sin of the goal bay's axis heading minus the follower's"),
+        ("orientation", "required orientation: 1 nose-in, -1 reverse-in, 0 either"),
+        ("lot_x", "the lot interior's centre ahead of the follower [m]"),
+        ("lot_y", "the lot interior's centre to the follower's right [m]"),
+        ("lot_length", "the lot interior's east-west extent [m]"),
+        ("lot_width", "the lot interior's north-south extent [m]"),
+        *[(f"parked{i}_{name}", doc) for i in range(PARKED_SLOTS) for name, doc in (
+            ("present", "1 if there is an i-th nearest parked car, else 0"),
+            ("x", "its centre ahead of the follower [m]"), ("y", "its centre to the follower's right [m]"))],
+    )
+
+    def __init__(self, env, **params):
+        super().__init__(env, **params)
+        self.trail = frames.Trail(params.get("lag", frames.FOLLOW_LAG_STEPS), params.get("gap", frames.FOLLOW_GAP))
+
+    def observe(self) -> np.ndarray:
+        env = self.env
+        v, g, lot = env.vehicle, env.goal_bay.rect, env.lot.interior
+        fx, fy, fh = self.trail.follower(env.step_count, v.position[0], v.position[1], v.heading, v.speed,
+                                         1.0 / env.scenario.policy_frequency)
+        origin = (fx, fy)
+        car, goal, centre = frames.to_frame([v.position, (g.x, g.y), (lot.x, lot.y)], origin, fh)
+        features = [*car, math.cos(v.heading - fh), math.sin(v.heading - fh),
+                    *frames.rotate(frames.velocity(v.speed, v.heading), fh), *goal, math.cos(g.heading - fh),
+                    math.sin(g.heading - fh), ORIENTATION_CODE[env.scenario.goal.orientation], *centre, lot.length,
+                    lot.width]
+        parked = _parked(env)
+        for i in range(PARKED_SLOTS):
+            features += [1.0, *frames.to_frame((parked[i].x, parked[i].y), origin, fh)[0]] if i < len(parked) \
+                else [0.0, 0.0, 0.0]
+        return np.asarray(features, dtype=np.float32)
+
+
 class ParkingEnv(ScenarioEnv):
     """A lot with an aisle and rows of bays, parked cars and walls; stop inside the goal bay."""
 
-    OBSERVATIONS = {"ego": ParkingEgoObservation}
+    OBSERVATIONS = {"ego": ParkingEgoObservation, "world": ParkingWorldObservation,
+                    "follower": ParkingFollowerObservation}
 
     SIGNALS = COMMON_SIGNALS + (
         ("goal_distance", "car centre to the goal bay's centre [m]"),

@@ -1,19 +1,68 @@
-"""Parking experts: a reference path built from the lot geometry and the style (along the aisle, reversing,
-or the direct Dubins path), tracked with geared pure pursuit. The path depends only on the scenario, so the
-expert is a state-feedback law: it can label any state, including ones its own driving never reaches."""
+"""Parking experts: a reference path for the style, tracked with geared pure pursuit (of the car's centre on a
+simple path, as always; of its rear axle on a plan, which tracks tight manoeuvres to a few centimetres).
+
+The path is the style's simple manoeuvre (along the aisle, one quarter turn, or past the bay and one quarter turn
+back in) where it fits the lot and misses this episode's parked cars; otherwise a plan (experts/planning.py: Hybrid
+A* with Reeds-Shepp tails, cusps where needed) whose costs are the style's: tidy pays dearly for driving through
+other bays, shortcut little, reverse backs in. Occupied bays are forbidden to every style. The expert is a
+state-feedback law: its episode plan depends only on the scenario and the episode's parked cars (it starts at the
+start region's centre), and from a state further than REPLAN_DISTANCE / REPLAN_HEADING from it, it plans from that
+state (rounded); every plan is cached by what determines it, so the same state gets the same action."""
 from __future__ import annotations
 
+import functools
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from drivebench.experts.controllers import track_path
+from drivebench.experts.controllers import track_path, track_rear_axle_path
 from drivebench.experts.paths import Path, PathBuilder
-from drivebench.families.parking.geometry import LotGeometry, build_lot
+from drivebench.experts.planning import (Car, Planner, Problem, Region, SearchCosts, Settings, body_poses,
+                                        boxes_overlap, points_in, rear_axle_path)
+from drivebench.families.parking.geometry import WALL_THICKNESS, LotGeometry, build_lot
+from drivebench.scenarios.envs import CAR_LENGTH, CAR_WIDTH
+from drivebench.scenarios.roads import Rect, rect_table, wrap_angle
 
 END_CLEARANCE = 2.6  # a car centre this far from an end wall leaves its bumper clear of it [m]
+PLAN_RADIUS = 5.5
+"""the planner's tightest turn, of the rear axle [m]: the car's own is L / tan(45 deg) = 5 m; the rest is the
+tracker's room"""
+PLAN_MARGINS = (0.35, 0.2)
+"""the body is kept this far from walls and parked cars [m]: the first margin that leaves the start and the goal
+free"""
+SIMPLE_PATH_MARGIN = 1.0
+"""the simple path is used when a car driving it exactly keeps this far from this episode's parked cars [m]: pursuit
+of the car centre cuts inside a turn by up to ~0.8 m (generated lots: at 0.3 m tidy hit the goal's neighbour in 6 of 57
+episodes)"""
+SIMPLE_PATH_WALL_MARGIN = 0.3
+"""... and this far from the walls and the ends of the bays [m] (a nose-in car stops 0.5 m from its bay's end)"""
+SIMPLE_PATH_BAY_SLACK = 1.0
+"""... and when the goal bay is at least this much wider than the car [m]: backing in on the simple path (centre
+pursuit) ends up to ~0.5 m off the bay's axis, which narrower bays do not forgive (planned paths are tracked at the
+rear axle, to a few centimetres)"""
+SIMPLE_PATH_CROSSING = 10.0
+"""... and when what its centre drives through other bays costs the style at most this (other_bays_cost x metres):
+tidy's line along the aisle runs through the far row where the aisle is narrow (it plans there instead); the
+shortcut's sweep crosses 15 m of empty bays at 0.5 a metre in the shipped lots, as it always has"""
+REPLAN_DISTANCE = 2.0
+"""a car centre further than this from its plan gets a plan of its own [m]..."""
+REPLAN_HEADING = 0.8
+"""... or one whose heading is off the plan's by more than this [rad]"""
+REPLAN_ROUNDING = (0.5, math.radians(10))
+"""a re-plan starts from the state rounded to this grid (position [m], heading [rad]): its cache key"""
+DETOURS = 64
+"""re-plans kept, one per episode (a vectorized env's episodes share the expert)"""
+RUNWAYS = (CAR_LENGTH, CAR_LENGTH / 2, 0.0)
+"""a plan ends driving straight into the bay this far [m] (a car length: from where its bumper is level with its
+neighbours' in a 6 m bay; measured: 50/50 parked in the tight lots, 0/12 with 2.5 m), or the next where that
+start is not free"""
+PLAN_LOOKAHEAD = 2.0
+"""pure-pursuit lookahead on a planned path's rear axle [m]"""
+CACHE_SIZE = 512
+"""plans kept per expert (each a pure function of its key, so evicting one only costs time)"""
 
 
 
@@ -35,17 +84,26 @@ class ParkingStyle:
     pre_entrance: float
     """its turn into the bay ends this far out in the aisle, the car then goes straight in [m]; with the turn
     radius it sets the line it drives along the aisle"""
+    other_bays_cost: float = 0.0
+    """the cost of each metre its centre drives through an empty bay other than the goal, in metres of aisle, when
+    it plans and when it chooses its simple path (SIMPLE_PATH_CROSSING); occupied bays are forbidden to every style"""
+    reverse_cost: float = 1.5
+    """when it plans: the cost of each metre driven backwards, in metres driven forwards"""
+    empty_lots_only: bool = False
+    """its sweep through the bays across the aisle is the style: it refuses lots with parked cars where the sweep
+    reaches the far row"""
 
 
 PARKING_STYLES = {
     "tidy": ParkingStyle("tidy", "keeps to the aisle, one tight turn nose-in", "forward", cruise=3.0,
-                         reverse_cruise=1.5, turn_radius=6.5, lookahead=3.0, pre_entrance=2.5),
+                         reverse_cruise=1.5, turn_radius=6.5, lookahead=3.0, pre_entrance=2.5, other_bays_cost=5.0),
     "reverse": ParkingStyle("reverse", "drives past the bay, then reverses into it (nose out)", "reverse",
                             cruise=2.5, reverse_cruise=1.5, turn_radius=7.5, lookahead=3.0,
-                            pre_entrance=1.0),
+                            pre_entrance=1.0, other_bays_cost=5.0, reverse_cost=1.0),
     "shortcut": ParkingStyle("shortcut", "fast, swings wide through the empty bays across the aisle for one "
                              "sweeping turn nose-in", "forward", cruise=4.0, reverse_cruise=1.5, turn_radius=13.0,
-                             lookahead=4.0, pre_entrance=0.0),
+                             lookahead=4.0, pre_entrance=0.0, other_bays_cost=0.5,
+                             empty_lots_only=True),
 }
 """Its driving styles as data: an expert is this family's control law plus one of these records."""
 
@@ -83,13 +141,90 @@ def _run_in(turn_x: float, start_x: float, run_in_x: float, a: np.ndarray) -> fl
     return (turn_x - run_in_x) * a[0]
 
 
+def goal_pose(style: ParkingStyle, lot: LotGeometry, goal_bay: str) -> tuple[float, float, float]:
+    """Where the style's plan ends: the goal bay's centre, facing into it (forward styles) or out of it (reverse)."""
+    r = lot.bay(goal_bay).rect
+    return r.x, r.y, float(wrap_angle(r.heading + (math.pi if style.manoeuvre == "reverse" else 0.0)))
+
+
+def boundary(lot: LotGeometry) -> tuple[Rect, ...]:
+    """The lot's walls; a lot without walls gets them for planning, since the car must stay inside anyway."""
+    if lot.walls:
+        return lot.walls
+    i, t = lot.interior, WALL_THICKNESS
+    return (Rect(i.x, i.y - i.width / 2 - t / 2, i.length + 2 * t, t), Rect(i.x, i.y + i.width / 2 + t / 2,
+            i.length + 2 * t, t), Rect(i.x - i.length / 2 - t / 2, i.y, t, i.width),
+            Rect(i.x + i.length / 2 + t / 2, i.y, t, i.width))
+
+
+def planned(style: ParkingStyle, lot: LotGeometry, goal_bay: str, occupied: tuple[str, ...],
+            start: tuple[float, float, float]) -> Path | None:
+    """The style's plan from a centre pose to its goal pose in a lot whose `occupied` bays hold parked cars, or
+    None if the planner finds none within its budget. Costs: metres driven (backwards weighted by the style's
+    `reverse_cost`), cusps, steering; the centre in an empty bay other than the goal costs `other_bays_cost` per
+    metre, in an occupied one it is forbidden."""
+    goal = goal_pose(style, lot, goal_bay)
+    gear = -1 if style.manoeuvre == "reverse" else 1
+    for margin in PLAN_MARGINS:
+        planner = _planner(style, lot, goal_bay, tuple(sorted(occupied)), margin)
+        if not (planner.pose_free(start) and planner.pose_free(goal)):
+            continue
+        for runway in RUNWAYS:  # the longest straight way in whose start is free
+            c, s = math.cos(goal[2]), math.sin(goal[2])
+            if planner.pose_free((goal[0] - gear * runway * c, goal[1] - gear * runway * s, goal[2])):
+                return planner.plan(start, goal, gear * runway)
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _planner(style: ParkingStyle, lot: LotGeometry, goal_bay: str, occupied: tuple[str, ...], margin: float
+             ) -> Planner:
+    """The planner for a lot with these bays occupied (kept: its heuristic is reused by re-plans to the goal)."""
+    parked = tuple(Rect(b.rect.x, b.rect.y, CAR_LENGTH, CAR_WIDTH, b.rect.heading) for b in lot.bays
+                   if b.id in occupied)
+    regions = (Region(tuple(b.rect for b in lot.bays if b.id != goal_bay and b.id not in occupied),
+                      style.other_bays_cost),
+               Region(tuple(b.rect for b in lot.bays if b.id in occupied), math.inf))
+    problem = Problem(parked + boundary(lot), lot.interior, regions, SearchCosts(reverse=style.reverse_cost))
+    return Planner(Car(CAR_LENGTH, CAR_WIDTH, PLAN_RADIUS, margin), problem, Settings())
+
+
+def simple_path_clear(path: Path, lot: LotGeometry, occupied: tuple[str, ...], start: tuple[float, float, float],
+                      margin: float = SIMPLE_PATH_MARGIN, wall_margin: float = SIMPLE_PATH_WALL_MARGIN) -> bool:
+    """Does a car driving the simple path exactly, from where a car at `start` joins it, keep `margin` from the
+    parked cars of these bays and `wall_margin` from the walls? (The path begins at the lot's end, behind the start
+    region.)"""
+    poses = body_poses(path, CAR_LENGTH)[path.nearest(*start)::3]
+    parked = rect_table([Rect(b.rect.x, b.rect.y, CAR_LENGTH, CAR_WIDTH, b.rect.heading)
+                         for b in lot.bays if b.id in occupied])
+    return not (boxes_overlap(poses, CAR_LENGTH + 2 * wall_margin, CAR_WIDTH + 2 * wall_margin,
+                              rect_table(list(boundary(lot)))).any()
+                or boxes_overlap(poses, CAR_LENGTH + 2 * margin, CAR_WIDTH + 2 * margin, parked).any())
+
+
+_SCENARIO_PLANS: OrderedDict[tuple, _Plan | str] = OrderedDict()
+"""(style, spec JSON) -> the scenario's plan or why there is none: a pure function of its key, shared by every
+expert of the style (reference_routes asks fresh experts)"""
+
+
+@dataclass(frozen=True, eq=False)
+class _Plan:
+    path: Path
+    """the centre's path"""
+    rear: Path | None
+    """a planned path's rear axle path, which the car tracks; None for a simple path (its centre is tracked)"""
+
+
 class ParkingExpert:
     family = "parking"
 
     def __init__(self, style: ParkingStyle):
         self.style = style
         self.id = f"expert:{style.name}"
-        self._paths: dict[int, tuple[object, Path]] = {}
+        self._plans: OrderedDict[tuple, _Plan | str | None] = OrderedDict()
+        self._spec_keys: dict[int, tuple[object, str]] = {}
+        self._last: tuple | None = None  # (spec, occupied list, plan) of the last episode asked about: per step
+        self._detours: dict[int, tuple[list, _Plan]] = {}  # per episode (its occupied list): the re-plan it is on
 
     def supports(self, spec) -> str | None:
         if spec.family != "parking":
@@ -99,36 +234,139 @@ class ParkingExpert:
             return "parks reverse-in; the scenario requires nose-in"
         if self.style.manoeuvre == "forward" and orientation == "reverse-in":
             return "parks nose-in; the scenario requires reverse-in"
-        if self.style.turn_radius + self.style.pre_entrance > spec.lot.aisle_width - 2.0 and (
+        sweep = self.style.turn_radius + self.style.pre_entrance
+        if self.style.empty_lots_only and sweep > spec.lot.aisle_width - 2.0 and (
                 spec.occupancy.occupied or spec.occupancy.count):
             return "swings through the bays across the aisle, so it is meant for empty lots"
-        lot = build_lot(spec.lot)
         try:
-            path = plan(self.style, lot, spec.goal.bay, _start_centre(spec))
+            self.scenario_path(spec)
         except ValueError as err:
             return str(err)
+        return None
+
+    def scenario_path(self, spec) -> Path:
+        """The scenario's reference path, independent of the cars drawn for an episode: the simple path where it
+        fits the lot and misses the always-occupied bays, else the plan among those from the start region's
+        centre. Raises ValueError with the reason if there is none."""
+        return self._scenario_plan(spec).path
+
+    def _scenario_plan(self, spec) -> _Plan:
+        key = (self.style, self._spec_key(spec))
+        found = _SCENARIO_PLANS.get(key)
+        if found is None:
+            lot = build_lot(spec.lot)
+            try:
+                found = self._plan_for(spec, lot, tuple(spec.occupancy.occupied))
+            except ValueError as err:
+                found = str(err)
+            _SCENARIO_PLANS[key] = found or "its planner finds no way into the goal bay in this lot"
+            while len(_SCENARIO_PLANS) > CACHE_SIZE:
+                _SCENARIO_PLANS.popitem(last=False)
+        if isinstance(found, str):
+            raise ValueError(found)
+        return found
+
+    def path(self, env) -> Path:
+        """This episode's path: from the start region's centre, among the env's parked cars."""
+        return self._episode_plan(env.unwrapped).path
+
+    def _episode_plan(self, env) -> _Plan:
+        last = self._last
+        if last is not None and last[0] is env.scenario and last[1] is env.occupied:  # the same episode's objects
+            return last[2]
+        occupied = tuple(sorted(env.occupied))
+        key = ("episode", self._spec_key(env.scenario), occupied)
+        found = self._plans.get(key)
+        if found is None:
+            found = self._plan_for(env.scenario, env.lot, occupied)
+            if found is None:  # no plan among this episode's cars: the scenario's, for want of better
+                found = self._scenario_plan(env.scenario)
+            self._remember(key, found)
+        self._last = (env.scenario, env.occupied, found)
+        return found
+
+    def _plan_for(self, spec, lot: LotGeometry, occupied: tuple[str, ...]) -> _Plan | None:
+        """The simple path if it fits the lot, keeps clear of these bays' cars and costs the style little in other
+        bays (SIMPLE_PATH_CROSSING), else a plan (None if none is found). Raises ValueError if the goal is too close
+        to the start for this style's manoeuvre."""
+        path = plan(self.style, lot, spec.goal.bay, _start_centre(spec))
         r = lot.interior
         x_ok = np.abs(path.xy[:, 0] - r.x) <= r.length / 2 - END_CLEARANCE + 1e-6
         y_ok = np.abs(path.xy[:, 1] - r.y) <= r.width / 2 - 1.2
-        if not (x_ok & y_ok).all():
-            return "its path does not fit in this lot (goal too close to the end walls or aisle too narrow)"
-        return None
+        others = rect_table([b.rect for b in lot.bays if b.id != spec.goal.bay])
+        crossing = self.style.other_bays_cost * float(np.diff(path.s)[points_in(path.xy[1:], others)].sum())
+        slack = lot.bay(spec.goal.bay).rect.width - CAR_WIDTH
+        if (x_ok & y_ok).all() and crossing <= SIMPLE_PATH_CROSSING and slack >= SIMPLE_PATH_BAY_SLACK \
+                and simple_path_clear(path, lot, occupied, _start_pose(spec)):
+            return _Plan(path, None)
+        path = planned(self.style, lot, spec.goal.bay, occupied, _start_pose(spec))
+        return _Plan(path, rear_axle_path(path, CAR_LENGTH)) if path is not None else None
 
-    def path(self, env) -> Path:
-        spec = env.scenario
-        cached = self._paths.get(id(spec))
-        if cached is None or cached[0] is not spec:
-            cached = (spec, plan(self.style, env.lot, spec.goal.bay, _start_centre(spec)))
-            self._paths[id(spec)] = cached
-        return cached[1]
+    def replan(self, env, x: float, y: float, heading: float) -> _Plan | None:
+        """A plan from a pose off the episode's plan, rounded to REPLAN_ROUNDING (None if the planner finds none)."""
+        dxy, dh = REPLAN_ROUNDING
+        start = (round(x / dxy) * dxy, round(y / dxy) * dxy, float(wrap_angle(round(heading / dh) * dh)))
+        occupied = tuple(sorted(env.occupied))
+        key = ("from", self._spec_key(env.scenario), occupied, start)
+        if key not in self._plans:
+            path = planned(self.style, env.lot, env.scenario.goal.bay, occupied, start)
+            self._remember(key, _Plan(path, rear_axle_path(path, CAR_LENGTH)) if path is not None else None)
+        else:
+            self._plans.move_to_end(key)
+        return self._plans[key]
+
+    def _spec_key(self, spec) -> str:
+        """The spec as canonical JSON (computed once per spec object)."""
+        known = self._spec_keys.get(id(spec))
+        if known is None or known[0] is not spec:
+            known = self._spec_keys[id(spec)] = (spec, spec.model_dump_json())
+        return known[1]
+
+    def _remember(self, key: tuple, value) -> None:
+        self._plans[key] = value
+        while len(self._plans) > CACHE_SIZE:
+            self._plans.popitem(last=False)
 
     def act(self, env) -> np.ndarray:
         env = env.unwrapped
         v = env.vehicle
-        return track_path(self.path(env), v.position[0], v.position[1], v.heading, v.speed,
-                          cruise=self.style.cruise, reverse_cruise=self.style.reverse_cruise,
-                          lookahead=self.style.lookahead)
+        x, y, heading, speed = float(v.position[0]), float(v.position[1]), float(v.heading), float(v.speed)
+        chosen = self._episode_plan(env)
+        if chosen.rear is not None and off_plan(chosen.path, x, y, heading, speed):
+            # Off the episode's plan: keep to this episode's last re-plan while the car is on it, else plan anew. A
+            # re-plan at every step (from a state rounded differently each time) chatters between plans (generated
+            # lots: a car re-planning every step ended in a parked car).
+            detour = self._detours.get(id(env.occupied))
+            if detour is not None and detour[0] is env.occupied and not off_plan(detour[1].path, x, y, heading, speed):
+                chosen = detour[1]
+            else:
+                found = self.replan(env, x, y, heading)
+                if found is not None:
+                    self._detours[id(env.occupied)] = (env.occupied, found)  # the list is held: its id stays its own
+                    while len(self._detours) > DETOURS:
+                        self._detours.pop(next(iter(self._detours)))
+                chosen = found or chosen
+        style = self.style
+        if chosen.rear is None:  # a simple path: pursuit of the centre from anywhere, as always
+            return track_path(chosen.path, x, y, heading, speed, cruise=style.cruise,
+                              reverse_cruise=style.reverse_cruise, lookahead=style.lookahead)
+        half = CAR_LENGTH / 2
+        return track_rear_axle_path(chosen.rear, x - half * math.cos(heading), y - half * math.sin(heading), heading,
+                                    speed, cruise=style.cruise, reverse_cruise=style.reverse_cruise,
+                                    lookahead=PLAN_LOOKAHEAD)
+
+
+def off_plan(path: Path, x: float, y: float, heading: float, speed: float) -> bool:
+    """Is a car further than REPLAN_DISTANCE or REPLAN_HEADING from the point of the path it is nearest to?"""
+    i = path.nearest(x, y, heading, speed)
+    return bool(math.hypot(path.xy[i, 0] - x, path.xy[i, 1] - y) > REPLAN_DISTANCE
+                or abs(wrap_angle(path.car_heading[i] - heading)) > REPLAN_HEADING)
 
 
 def _start_centre(spec) -> tuple[float, float]:
     return (sum(spec.start.x) / 2, sum(spec.start.y) / 2)
+
+
+def _start_pose(spec) -> tuple[float, float, float]:
+    """The start region's centre, heading its middle heading."""
+    return (*_start_centre(spec), math.radians(sum(spec.start.heading_deg) / 2))

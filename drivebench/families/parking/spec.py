@@ -2,11 +2,34 @@
 distribution in the aisle. Units are SI unless a field name says otherwise (`*_deg` are degrees)."""
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
 from pydantic import Field
 
+from drivebench.experts.controllers import STEERING_MAX
+from drivebench.scenarios.envs import CAR_LENGTH, CAR_WIDTH
 from drivebench.scenarios.spec import Range, ScenarioBase, SpecModel
+
+BAY_SIDE_MARGIN = 0.25
+"""room a parked car needs on each side of it in its bay, and past its length [m]"""
+MIN_TURN_RADIUS = CAR_LENGTH / 2 / math.sin(math.atan(math.tan(STEERING_MAX) / 2))
+"""radius of the tightest circle the car centre drives [m] (5.59 m): the kinematic bicycle about its centre at full
+lock (experts/controllers.py), yaw rate v sin(beta) / (L/2) with beta = atan(tan(pi/4) / 2)"""
+
+
+def min_aisle_width(bay_width: float) -> float:
+    """The narrowest aisle [m] from which the car can turn into a bay `bay_width` wide, in as many forward and
+    backward full-lock sweeps as it likes (a lower bound: one sweep needs more, about 7 m).
+
+    Halfway through its quarter turn the car stands at 45 degrees across the aisle: its body then spans
+    (L + W) / sqrt(2) across it (4.95 m). A sweep at full lock that turns it by those 45 degrees moves its centre
+    MIN_TURN_RADIUS (1 - cos 45 deg) across the aisle (1.64 m) on top of that. Its leading corner may be in the
+    bay's mouth by the bay's spare width (bay_width - W), and BAY_SIDE_MARGIN is kept from whatever is on each side.
+    So 6.59 m for 2.5 m bays, 6.09 m for 3 m bays: a 3.2 m bay with a 9 m aisle and a 3 m bay with an 8 m aisle pass.
+    """
+    across = (CAR_LENGTH + CAR_WIDTH) / math.sqrt(2) + MIN_TURN_RADIUS * (1 - math.cos(math.pi / 4))
+    return across + 2 * BAY_SIDE_MARGIN - (bay_width - CAR_WIDTH)
 
 
 MAX_BAYS_PER_ROW = 40
@@ -88,7 +111,24 @@ class ParkingScenario(ScenarioBase):
             problems.append(("start.x", f"must lie in the lot: within [1, {length - 1:.1f}] m"))
         if max(abs(spec.start.y[0]), abs(spec.start.y[1])) > lot.aisle_width / 2 - 1.2:
             problems.append(("start.y", f"must keep the car in the aisle: within +-{lot.aisle_width / 2 - 1.2:.1f} m"))
-        return problems
+        return problems + _too_small_for_the_car(lot)
+
+
+def _too_small_for_the_car(lot: LotLayout) -> list[tuple[str, str]]:
+    """The lot's sizes a 5 m x 2 m car cannot park in (CAR_LENGTH, CAR_WIDTH), whatever the driver."""
+    problems = []
+    if lot.bay_width < CAR_WIDTH + 2 * BAY_SIDE_MARGIN:
+        problems.append(("lot.bay_width", f"{lot.bay_width:g} m is too narrow for a {CAR_WIDTH:g} m wide car: "
+                                          f"use at least {CAR_WIDTH + 2 * BAY_SIDE_MARGIN:g} m"))
+    if lot.bay_depth < CAR_LENGTH + BAY_SIDE_MARGIN:
+        problems.append(("lot.bay_depth", f"{lot.bay_depth:g} m is too shallow for a {CAR_LENGTH:g} m long car: "
+                                          f"use at least {CAR_LENGTH + BAY_SIDE_MARGIN:g} m"))
+    need = min_aisle_width(lot.bay_width)
+    if lot.aisle_width < need:
+        problems.append(("lot.aisle_width", f"{lot.aisle_width:g} m is too narrow for the car (turning radius "
+                                            f"{MIN_TURN_RADIUS:.2f} m) to turn into a {lot.bay_width:g} m bay: use at "
+                                            f"least {math.ceil(need * 10) / 10:g} m, or wider bays"))
+    return problems
 
 
 def valid_bays(lot: LotLayout) -> list[str]:
