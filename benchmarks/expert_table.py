@@ -27,6 +27,7 @@ import numpy as np
 import drivebench  # noqa: F401  registers the families and the shipped scenarios
 from drivebench.core.rollout import run_episode
 from drivebench.eval.metrics import episode_metrics
+from drivebench.experts import feasibility
 from drivebench.eval.shifts import make_env
 from drivebench.scenarios import family as families
 from drivebench.scenarios import registry
@@ -40,16 +41,6 @@ def specs(names: list[str] | None) -> list:
     shipped = [e.spec for e in registry.entries()]
     extra = [load_scenario(p) for p in sorted(HARD_CASES.glob("*.toml"))]
     return [s for s in shipped + extra if names is None or s.name in names]
-
-
-def hit_of(env) -> str:
-    """What the ego car crashed into: 'vehicle', 'parked car' or 'wall' (highway-env marks both parties)."""
-    env = env.unwrapped
-    for other in (*env.road.vehicles, *env.road.objects):
-        if other is not env.vehicle and other.crashed:
-            parked = getattr(other, "is_parked_car", None)
-            return "vehicle" if parked is None else "parked car" if parked else "wall"
-    return "unidentified"
 
 
 def drive(spec, expert, episodes: int) -> dict:
@@ -70,7 +61,7 @@ def drive(spec, expert, episodes: int) -> dict:
         episode = run_episode(env, policy, seed)
         ends[episode.termination] += 1
         if episode.termination == "crashed":
-            hits[hit_of(env)] += 1
+            hits[feasibility.crashed_into(env.unwrapped)[0]] += 1
         steps.append(len(episode.actions))
         departures.append(episode_metrics(episode, spec).lane_departures > 0)
     env.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from drivebench.core.cliutil import positive_int
 from drivebench.errors import DrivebenchError, ScenarioError
 
 
@@ -252,6 +253,8 @@ def cmd_scenarios_show(args) -> int:
 def cmd_scenarios_validate(args) -> int:
     from drivebench.scenarios.spec import load_scenario, scenario_id
 
+    if args.seeds is not None and not args.check:
+        raise DrivebenchError("--seeds is the number of seeds --check drives each expert: add --check")
     failed = 0
     for file in args.files:
         try:
@@ -259,29 +262,37 @@ def cmd_scenarios_validate(args) -> int:
         except ScenarioError as err:
             print(err, file=sys.stderr)
             failed += 1
+            continue
+        if args.check:
+            report, ok = _feasibility(spec, args.seeds or DEFAULT_CHECK_SEEDS)
+            if not ok:
+                print(f"{file}: not drivable: its experts fail it\n{report}", file=sys.stderr)
+                failed += 1
+                continue
+            print(f"ok: {file} -> {scenario_id(spec)}\n{report}")
         else:
             print(f"ok: {file} -> {scenario_id(spec)}")
-            if args.check and not _feasible(spec, args.seeds):
-                failed += 1
     return 1 if failed else 0
 
 
-def _feasible(spec, n_seeds: int) -> bool:
-    """Drive the scenario with each of its experts; print how each did and what failed."""
+DEFAULT_CHECK_SEEDS = 5
+
+
+def _feasibility(spec, n_seeds: int) -> tuple[str, bool]:
+    """Drive the scenario with each of its experts: how each did and what failed (lines), and whether all passed."""
     from drivebench.experts import feasibility
     from drivebench.scenarios import family as families
 
     rows = feasibility.check(spec, n_seeds)
     if not rows:
-        print("  no expert supports this scenario:")
-        for expert in families.of(spec).experts:
-            print(f"    {expert.id}: {expert.supports(spec)}")
-        return False
+        lines = ["  no expert supports this scenario:"]
+        lines += [f"    {expert.id}: {expert.supports(spec)}" for expert in families.of(spec).experts]
+        return "\n".join(lines), False
+    lines = []
     for row in rows:
-        print(f"  {row.expert}: {row.successes}/{len(row.seeds)} arrived")
-        for failure in row.failures:
-            print(f"    {failure.describe()}")
-    return all(row.ok for row in rows)
+        lines.append(f"  {row.expert}: {row.successes}/{len(row.seeds)} arrived")
+        lines += [f"    {failure.describe()}" for failure in row.failures]
+    return "\n".join(lines), all(row.ok for row in rows)
 
 
 # ---------------------------------------------------------------------------------------------- experts, demos
@@ -329,13 +340,6 @@ def cmd_thirdperson(args) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- parser
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drivebench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -391,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", type=Path)
     validate.add_argument("--check", action="store_true", help="also drive each supported expert for a few seeds; "
                           "a scenario whose experts fail is invalid (exit 1), with what failed and where")
-    validate.add_argument("--seeds", type=positive_int, default=5, help="seeds per expert for --check (default 5)")
+    validate.add_argument("--seeds", type=positive_int, help=f"seeds per expert for --check (default {DEFAULT_CHECK_SEEDS})")
     validate.set_defaults(func=cmd_scenarios_validate)
 
     experts = sub.add_parser("experts", help="scripted experts").add_subparsers(dest="action", required=True)
@@ -432,7 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the frame the demos are seen in: a declared observation type (ego, world, follower); "
                           "another than ego records into <style>@<type>/ (third-person demos)")
     rec.add_argument("--no-actions", action="store_true",
-                     help="store no actions (imitation from observation: the action column is NaN)")
+                     help="store no actions (imitation from observation: the action column is NaN); third-person "
+                          "demos only: needs --observation world|follower")
     rec.set_defaults(func=cmd_record)
 
     from drivebench.styles.cli import add_parser as add_styles_parser

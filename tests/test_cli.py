@@ -53,6 +53,13 @@ def test_record(capsys, tmp_path):
     assert (tmp_path / "curve-gentle" / "sporty" / "manifest.json").exists()
 
 
+def test_record_without_actions_needs_another_frame(capsys, tmp_path):
+    code, _, err = run(capsys, "record", "--scenario", "curve-gentle", "--expert", "sporty", "--episodes", "1",
+                       "--no-actions", "--out", str(tmp_path))
+    assert code == 2 and "--no-actions" in err and "--observation world|follower" in err and "Traceback" not in err
+    assert not (tmp_path / "curve-gentle").exists()
+
+
 def test_user_mistakes_exit_2_without_traceback(capsys):
     code, _, err = run(capsys, "scenarios", "show", "no-such-scenario")
     assert code == 2 and "unknown scenario 'no-such-scenario'" in err and "curve-gentle" in err

@@ -2,8 +2,8 @@
 viewpoint than the learner's (a world frame, a follower's frame), so no demo observation can be copied; a
 discriminator over state transitions (s, s') rewards the learner, and the methods differ in what it is shown.
 
-The four methods of `METHODS`, all with the same discriminator network, generator, budget and start (a fresh policy:
-no BC warm start, since the learner has no demo in its own frame to clone):
+The four methods (drivebench/thirdperson's `METHODS`), all with the same discriminator network, generator, budget
+and start (a fresh policy: no BC warm start, since the learner has no demo in its own frame to clone):
 - `first_person`: the demos in the learner's own ego frame (the ceiling: ordinary GAIL from observation);
 - `naive`: the third-person demos against the learner's ego-frame transitions (the floor: the frame alone tells
   them apart, so the reward says "look like the other camera", which no policy can);
@@ -56,8 +56,6 @@ from drivebench.agents.adversarial import count_steps
 from drivebench.agents.base import Callback, TrainProgress
 from drivebench.core.budget import BudgetUsage
 
-METHODS = ("first_person", "naive", "tpil", "oracle")
-"""the methods, in the order tables show them: the ceiling, the floor, domain-adversarial, the analytic oracle"""
 REWARD_CLIP = 10.0
 """the generator's per-step reward is at most this (softplus of the class logit)"""
 
@@ -202,11 +200,11 @@ class Fitted:
     discriminator: Discriminator
     usage: BudgetUsage
     history: list[dict]
+    """per round: the discriminator's class accuracy on expert and learner, its domain accuracy, the round's mean env
+    reward (route progress, not what PPO maximized)"""
     inputs: dict = field(default_factory=dict)
     """frame ("ego", "demo") -> the map of padded observations to the discriminator's input (identity unless
     `frame_norm`): what the probe must apply"""
-    """per round: the discriminator's class accuracy on expert and learner, its domain accuracy, the round's mean env
-    reward (route progress, not what PPO maximized)"""
 
 
 def fit(*, sources: Sources, make_env: Callable[[], gymnasium.Env], hp: dict, rng: np.random.Generator, seed: int,
@@ -257,13 +255,15 @@ def fit(*, sources: Sources, make_env: Callable[[], gymnasium.Env], hp: dict, rn
     history, done = [], 0
 
     def usage(n: int) -> BudgetUsage:
+        """After n rounds. Gradient steps: PPO's, the discriminator's and tpil's domain-head-only steps."""
         return BudgetUsage(env_steps=n * per_round, expert_queries=0,
-                           gradient_steps=ppo_steps[0] + hp["disc_pretrain_steps"] + n * hp["disc_updates_per_round"],
+                           gradient_steps=ppo_steps[0] + steps_done[0] + head_steps_done[0],
                            demo_transitions=len(expert_s), demo_episodes=len(sources.expert),
                            wall_time=time.perf_counter() - start)
 
     poor_ego_s, poor_ego_next = (to_ego(x) for x in pairs(sources.poor_ego, width))
-    steps_done, total_steps = [0], max(1, hp["disc_pretrain_steps"] + rounds * hp["disc_updates_per_round"])
+    steps_done, head_steps_done = [0], [0]  # the discriminator's joint steps; the domain head's own
+    total_steps = max(1, hp["disc_pretrain_steps"] + rounds * hp["disc_updates_per_round"])
 
     def update(learner_s: np.ndarray, learner_next: np.ndarray) -> tuple[float, float, float]:
         """One optimizer step of the discriminator: class loss (expert 1/2, negatives 1/2: the learner's and, for
@@ -301,6 +301,7 @@ def fit(*, sources: Sources, make_env: Callable[[], gymnasium.Env], hp: dict, rn
                 head_optimizer.zero_grad()
                 head_loss.backward()
                 head_optimizer.step()
+                head_steps_done[0] += 1
         logits = disc.logits(o, n)
         loss = (bce(logits, y, reduction="none") * w).sum()
         domain_acc = float("nan")

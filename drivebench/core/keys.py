@@ -34,9 +34,11 @@ from importlib import metadata
 from pathlib import Path
 
 PACKAGE = "drivebench"
-SIMULATOR_PACKAGES = ("highway-env", "gymnasium", "numpy")
-"""The third-party distributions that simulate every episode (highway-env: most of the physics; gymnasium: the
-env API and wrappers; numpy: the arithmetic): their versions are in the keys of demo sets and stored episodes."""
+SIMULATOR_PACKAGES = ("highway-env", "gymnasium", "numpy", "rsplan", "scipy")
+"""The third-party distributions that simulate every episode or decide its reference paths (highway-env: most of the
+physics; gymnasium: the env API and wrappers; numpy: the arithmetic; rsplan and scipy: the parking experts' plans,
+which are also parking's progress routes, and rsplan picks among equally short curves): their versions are in the
+keys of demo sets and stored episodes."""
 ROOT = Path(__file__).resolve().parents[2]
 """The folder holding the drivebench package: module names resolve to files below it (tests point it at a copy)."""
 

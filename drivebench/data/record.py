@@ -14,7 +14,7 @@ from drivebench.errors import DrivebenchError, UnknownIdError
 from drivebench.core.rollout import expert_policy, run_episode
 from drivebench.experts.registry import experts_for, get_expert
 from drivebench.paths import expert_data_dir
-from drivebench.scenarios import registry
+from drivebench.scenarios import frames, registry
 from drivebench.seeds import DEMO_SEEDS
 
 DEFAULT_EPISODES = 20
@@ -33,9 +33,21 @@ def record(scenario: str, expert: str, episodes: int | None = None, seed: int = 
     returns the demo folder. `observation`: the env's observation config, i.e. the frame the demos are seen in
     (default: the ego frame; `{"type": "world"}` records third-person demos into `<style>@world`, store.demo_dir).
     Without `actions` the action column is NaN and the manifest says `"actions": false` (imitation from
-    observation). The expert drives from the env's true state, so every frame of a seed is the same drive."""
+    observation). The expert drives from the env's true state, so every frame of a seed is the same drive.
+    Refused (DrivebenchError): a set without actions in the ego frame (it would take the place of the default set,
+    `<style>/`, that the agents learn from), and an observation config with settings besides its `type` (the
+    follower's `lag` and `gap`: the folder name and the staleness check know the type only)."""
     episodes = DEFAULT_EPISODES if episodes is None else episodes
     entry, ex = registry.get(scenario), get_expert(expert)
+    kind = (observation or store.DEFAULT_OBSERVATION).get("type", store.DEFAULT_OBSERVATION["type"])
+    if observation and set(observation) != {"type"}:
+        raise DrivebenchError(f"demos are recorded with a frame's default settings only (`--observation TYPE`); got "
+                              f"{dict(observation)!r}")
+    if not actions and kind == store.DEFAULT_OBSERVATION["type"]:
+        others = "|".join(t for t in frames.TYPES if t != kind)
+        default = store.demo_dir(root or expert_data_dir(), entry.name, ex.id)
+        raise DrivebenchError(f"--no-actions records third-person demos: give --observation {others} with it (in the "
+                              f"ego frame the set would replace {default}, the default set the agents learn from)")
     reason = ex.supports(entry.spec)
     if reason:
         raise DrivebenchError(f"{ex.id} does not drive {entry.name}: {reason}")
@@ -102,10 +114,12 @@ def default_demo_sets() -> list[tuple[str, str, int]]:
             for e in registry.entries() for i, ex in enumerate(experts_for(e.spec))]
 
 
-def stale_because(folder: Path, scenario: str, expert: str) -> str | None:
+def stale_because(folder: Path, scenario: str, expert: str, observation: dict | None = None,
+                  actions: bool = True) -> str | None:
     """What changed since a demo set was recorded (schema, scenario spec, expert style, code: the simulator's,
-    the expert's or the rollout's, or the simulator's third-party versions, `demo_key`), or None if it is current.
-    Raises DemoDataError if the set is damaged: an edited set is never silently replaced."""
+    the expert's or the rollout's, or the simulator's third-party versions, `demo_key`), or what differs from the
+    set wanted (its `frame`, `observation`, default: the ego frame; whether it has `actions`), or None if it is
+    current. Raises DemoDataError if the set is damaged: an edited set is never silently replaced."""
     if store.read_manifest_raw(folder).get("schema_version") != store.SCHEMA_VERSION:
         return "schema"
     manifest = store.verify(folder)
@@ -115,7 +129,10 @@ def stale_because(folder: Path, scenario: str, expert: str) -> str | None:
         ("scenario spec", manifest["scenario"]["spec_hash"] != registry.get(scenario).hash),
         ("expert", manifest["expert"] != expert_record(get_expert(expert))),
         ("third-party versions", upgraded),
-        ("code", not upgraded and manifest.get("code_key") != demo_key(scenario, expert))) if differs]
+        ("code", not upgraded and manifest.get("code_key") != demo_key(scenario, expert)),
+        ("frame", dict(manifest.get("observation") or store.DEFAULT_OBSERVATION) !=
+         dict(observation or store.DEFAULT_OBSERVATION)),
+        ("actions", manifest.get("actions", True) != actions)) if differs]
     return " and ".join(changed) or None
 
 
@@ -129,16 +146,19 @@ def require_current(folder: Path) -> dict:
     scenario, expert = manifest.get("scenario", {}).get("name"), manifest.get("expert", {}).get("id")
     command = manifest.get("command") or f"drivebench record --scenario {scenario} --expert {expert}"
     try:
-        why = stale_because(folder, scenario, expert)
+        default = any((scenario, expert) == (s, e) for s, e, _ in default_demo_sets()) and \
+            folder.resolve() == store.demo_dir(expert_data_dir(), scenario, expert).resolve()
+        # a default set must be the ego frame with actions; any other set is what its manifest says it is
+        wanted = {} if default else {"observation": manifest.get("observation"),
+                                     "actions": manifest.get("actions", True)}
+        why = stale_because(folder, scenario, expert, **wanted)
     except UnknownIdError as err:
         raise DrivebenchError(f"{folder}: demos of {scenario} by {expert}, which this drivebench does not know "
                               f"({err}), so whether they are current cannot be told") from None
     if why:
-        default = any((scenario, expert) == (s, e) for s, e, _ in default_demo_sets()) and \
-            folder.resolve() == store.demo_dir(expert_data_dir(), scenario, expert).resolve()
         fix = f"`drivebench run` (it refreshes the default demo sets) or `{command}`" if default else f"`{command}`"
-        raise DrivebenchError(f"{folder}: stale demos of {scenario} by {expert} (recorded before a change of the "
-                              f"{why}); re-record them: {fix}")
+        raise DrivebenchError(f"{folder}: stale demos of {scenario} by {expert} (what changed since they "
+                              f"were recorded, or is not as wanted: {why}); re-record them: {fix}")
     return store.read_manifest(folder)
 
 

@@ -33,10 +33,11 @@ import pyarrow.parquet as pq
 
 from drivebench.errors import DemoDataError
 from drivebench.core.records import Episode
+from drivebench.scenarios import frames
 
 SCHEMA_VERSION = 2
 DATA_FILE, MANIFEST_FILE = "episodes.parquet", "manifest.json"
-PACKAGES = ("drivebench", "highway-env", "gymnasium", "numpy", "pyarrow")
+PACKAGES = ("drivebench", "highway-env", "gymnasium", "numpy", "rsplan", "scipy", "pyarrow")
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,7 +65,7 @@ class DemoSet:
     @property
     def has_actions(self) -> bool:
         """False for a set recorded without actions (imitation from observation: its action column is NaN)."""
-        return bool(self.manifest.get("actions", True))
+        return self.manifest.get("actions", True) is not False
 
 
 DEFAULT_OBSERVATION = {"type": "ego"}
@@ -218,6 +219,13 @@ def _manifest_problem(manifest: dict) -> str | None:
             return f"field `episodes[{i}]` must hold an integer `seed`, `steps` >= 0 and a `termination`"
     if not isinstance(manifest["scenario"].get("spec_hash"), str):
         return "field `scenario.spec_hash` is missing"
+    if "actions" in manifest and not isinstance(manifest["actions"], bool):
+        return f"field `actions` must be true or false (a JSON boolean), got {manifest['actions']!r}"
+    if "observation" in manifest:
+        observation = manifest["observation"]
+        if not (isinstance(observation, dict) and observation.get("type") in frames.TYPES):
+            return (f"field `observation` must be an object whose `type` is one of {', '.join(frames.TYPES)}, got "
+                    f"{observation!r}")
     return None
 
 

@@ -12,6 +12,9 @@ import math
 
 import numpy as np
 
+TYPES = ("ego", "world", "follower")
+"""the observation types every family declares (its env's OBSERVATIONS): the ego frame, the default, and the two
+third-person frames"""
 FOLLOW_LAG_STEPS = 5
 """the follower drives the car's own path this many decisions behind it (1 s at the default 5 Hz)"""
 FOLLOW_GAP = 8.0

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from drivebench.core.cliutil import positive_int
 from drivebench.errors import DrivebenchError
 
 DEFAULT_SCENARIO = "parking-styles"
@@ -28,25 +29,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"a scenario with at least two expert styles (default: {DEFAULT_SCENARIO}; curves: e.g. "
                         "curve-s-bend)")
     p.add_argument("--algos", default="bc,gail,airl", help="comma-separated algorithms (default: bc,gail,airl)")
-    p.add_argument("--demos-per-style", type=_positive_int, default=4,
+    p.add_argument("--demos-per-style", type=positive_int, default=4,
                    help="demos each agent learns from (default: 4, few on purpose)")
     p.add_argument("--preset", choices=["quick", "standard"], default="standard",
                    help="training preset (default: standard; quick is for smoke tests)")
     p.add_argument("--seed", type=int, default=0, help="training seed")
-    p.add_argument("--episodes", type=_positive_int, default=20, help="evaluation episodes per agent (default: 20)")
-    p.add_argument("--workers", type=_positive_int, default=None, help="evaluation workers (default: all cores)")
+    p.add_argument("--episodes", type=positive_int, default=20, help="evaluation episodes per agent (default: 20)")
+    p.add_argument("--workers", type=positive_int, default=None, help="evaluation workers (default: all cores)")
     p.add_argument("--out", type=Path, default=None,
                    help="folder for checkpoints, figures and styles.json (default: reports/styles/<scenario>)")
     p.add_argument("--json", action="store_true", help="print styles.json instead of the tables")
     p.set_defaults(func=run)
     return p
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
-    return value
 
 
 def run(args) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tomllib
 from pathlib import Path
@@ -15,8 +16,9 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from drivebench.agents.thirdperson import METHODS
+from drivebench.core.cliutil import positive_int, write_text_atomic
 from drivebench.errors import DrivebenchError
+from drivebench.thirdperson import FRAMES, METHODS
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -28,14 +30,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "several training runs; print success, crash, off-road, driving score, the gap each closes and "
                     "a domain probe's accuracy.")
     p.add_argument("--scenario", required=True)
-    p.add_argument("--frame", choices=["world", "follower"], default="world",
-                   help="the frame the demos are seen in (default: world)")
+    p.add_argument("--frame", choices=FRAMES, default=FRAMES[0],
+                   help=f"the frame the demos are seen in (default: {FRAMES[0]})")
     p.add_argument("--preset", choices=["quick", "standard"], default="standard",
                    help="the [thirdperson.<preset>] table of presets.toml (default: standard)")
-    p.add_argument("--runs", type=_positive_int, default=None, help="training runs per method (default: the preset's)")
-    p.add_argument("--episodes", type=_positive_int, default=None,
+    p.add_argument("--runs", type=positive_int, default=None, help="training runs per method (default: the preset's)")
+    p.add_argument("--episodes", type=positive_int, default=None,
                    help="evaluation episodes per agent (default: the preset's)")
-    p.add_argument("--domain-weight", type=float, default=None,
+    p.add_argument("--domain-weight", type=_weight, default=None,
                    help="TPIL's gradient-reversal weight lambda (default: the preset's)")
     p.add_argument("--poor-ego-negatives", choices=["yes", "no"], default=None,
                    help="TPIL: also the poor policy's ego-frame drives as negatives (default: the preset's)")
@@ -45,7 +47,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE",
                    help="override one of the preset's hyperparameters (a TOML value), e.g. --hp domain_head_steps=5; "
                         "repeatable")
-    p.add_argument("--workers", type=_positive_int, default=1, help="evaluation workers (default: 1)")
+    p.add_argument("--workers", type=positive_int, default=1, help="evaluation workers (default: 1)")
     p.add_argument("--out", type=Path, default=None,
                    help="folder for demos, checkpoints, thirdperson.json and the figure "
                         "(default: reports/thirdperson/<scenario>-<frame>)")
@@ -54,10 +56,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
+def _weight(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return value
 
 
@@ -95,10 +101,10 @@ def run(args) -> int:
 
         result = run_experiment(config, step)
     data = result.to_json()
-    figure = thirdperson_figure(result, data, out / "thirdperson.png")
+    figure = out / "thirdperson.png"
     data["figure"] = str(figure)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "thirdperson.json").write_text(json.dumps(data, indent=2) + "\n")
+    write_text_atomic(out / "thirdperson.json", json.dumps(data, indent=2) + "\n")  # the results first, whole
+    thirdperson_figure(result, data, figure)
     print(json.dumps(data, indent=2) if args.json else format_report(data))
     print(f"wrote {out / 'thirdperson.json'} and {figure} in {result.seconds / 60:.1f} min", file=sys.stderr)
     return 0

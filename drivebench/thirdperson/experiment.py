@@ -17,6 +17,7 @@ seen from outside (a fixed overhead camera: the world frame; a vehicle behind it
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,9 +39,8 @@ from drivebench.paths import expert_data_dir
 from drivebench.scenarios import family as families
 from drivebench.scenarios import registry
 from drivebench.seeds import demo_seeds, eval_seeds
+from drivebench.thirdperson import FRAMES, METHODS
 
-FRAMES = ("world", "follower")
-"""the demonstrator's frames the experiment offers (declared observation types of every family)"""
 ALGO = "thirdperson"
 """the presets.toml table"""
 POOR_SEEDS_START = 90_000
@@ -60,10 +60,10 @@ class ThirdPersonConfig:
     """tpil's gradient-reversal weight lambda; None: the preset's"""
     poor_ego_negatives: bool | None = None
     """tpil: the poor policy's ego-frame drives as negatives too (agents/thirdperson.Sources); None: the preset's"""
-    methods: tuple[str, ...] = tp.METHODS
+    methods: tuple[str, ...] = METHODS
+    """the methods to train (a lambda sweep may train tpil alone); the gap needs first_person and naive"""
     overrides: tuple[tuple[str, object], ...] = ()
     """(key, value) pairs over the preset's hyperparameters (`--hp KEY=VALUE`), after the fields above"""
-    """the methods to train (a lambda sweep may train tpil alone); the gap needs first_person and naive"""
     out: Path = Path("reports/thirdperson")
     workers: int | None = 1
     progress: bool = True
@@ -100,7 +100,7 @@ class ThirdPersonResult:
 
     def to_json(self) -> dict:
         c = self.config
-        trained = [m for m in tp.METHODS if m in self.config.methods]
+        trained = [m for m in METHODS if m in self.config.methods]
         per_run = {m: [_run_metrics(r) for r in self.of(m)] for m in trained}
         methods = {}
         for m in trained:
@@ -168,28 +168,77 @@ def gap_closed(ceiling, floor, method, *, n_boot: int = 2000, seed: int = 0) -> 
 
 # ---------------------------------------------------------------------------------------------- inputs
 def check_config(config: ThirdPersonConfig) -> dict:
-    """The resolved hyperparameters; DrivebenchError for an unknown scenario, frame or preset."""
+    """The resolved hyperparameters; DrivebenchError for an unknown scenario, frame, preset, method or hyperparameter,
+    or a value of the wrong type or range (`_checked`, naming the flag that gave it)."""
     entry = registry.get(config.scenario)
     declared = families.of(entry.spec).env_class.OBSERVATIONS
     if config.frame not in FRAMES or config.frame not in declared:
         raise DrivebenchError(f"--frame must be one of {', '.join(f for f in FRAMES if f in declared)}; got "
                               f"{config.frame!r}")
-    hp = dict(presets.load_preset(ALGO, config.preset, entry.family))
-    for key, value in (("runs", config.runs), ("episodes", config.episodes), ("domain_weight", config.domain_weight),
-                       ("poor_ego_negatives", config.poor_ego_negatives)):
-        if value is not None:
-            hp[key] = value
+    preset = presets.load_preset(ALGO, config.preset, entry.family)
+    hp = dict(preset)
+    given = [(key, value, f"--{key.replace('_', '-')}") for key, value in (
+        ("runs", config.runs), ("episodes", config.episodes), ("domain_weight", config.domain_weight),
+        ("poor_ego_negatives", config.poor_ego_negatives)) if value is not None]
     unknown = [key for key, _ in config.overrides if key not in hp]
     if unknown:
         raise DrivebenchError(f"{ALGO} has no hyperparameter {', '.join(unknown)}; it has {', '.join(hp)}")
-    hp.update(dict(config.overrides))
-    if hp["runs"] < 1 or hp["episodes"] < 1:
-        raise DrivebenchError("--runs and --episodes must be at least 1")
-    unknown = [m for m in config.methods if m not in tp.METHODS]
+    given += [(key, value, f"--hp {key}={value!r}") for key, value in config.overrides]
+    for key, value, flag in given:
+        hp[key] = _checked(key, value, preset[key], flag)
+    unknown = [m for m in config.methods if m not in METHODS]
     if unknown or not config.methods:
         raise DrivebenchError(f"unknown method {', '.join(map(repr, unknown)) or '(none given)'}; use a "
-                              f"comma-separated list of {', '.join(tp.METHODS)}")
+                              f"comma-separated list of {', '.join(METHODS)}")
     return hp
+
+
+NON_NEGATIVE_COUNTS = {"disc_pretrain_steps", "domain_head_steps"}
+"""the hyperparameters that count something and may be 0; every other count must be at least 1"""
+POSITIVE_FLOATS = {"ppo_learning_rate", "disc_learning_rate", "clip_range"}
+UNIT_FLOATS = {"gamma", "gae_lambda"}
+"""in [0, 1]"""
+ANY_FLOATS = {"log_std_init"}
+"""any finite value; every other float (the weights: domain_weight, ent_coef) must be finite and >= 0"""
+
+
+def _checked(key: str, value, like, flag: str):
+    """`value` for hyperparameter `key` if it has the type of the preset's value `like` (an int is a float too) and
+    a sane range, else DrivebenchError naming `flag`: counts >= 1 (or >= 0: NON_NEGATIVE_COUNTS), learning rates and
+    the clip range > 0, gamma and gae_lambda in [0, 1], other floats finite and >= 0."""
+    def bad(wanted: str):
+        return DrivebenchError(f"{flag}: {key} must be {wanted} (the preset's is {like!r}), got {value!r}")
+
+    def whole(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if isinstance(like, bool):
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if whole(like):
+        low = 0 if key in NON_NEGATIVE_COUNTS else 1
+        if not whole(value) or value < low:
+            raise bad(f"a whole number >= {low}")
+        return value
+    if isinstance(like, float):
+        if not (whole(value) or isinstance(value, float)) or not math.isfinite(value):
+            raise bad("a finite number")
+        value = float(value)
+        if key in POSITIVE_FLOATS and value <= 0:
+            raise bad("a number > 0")
+        if key in UNIT_FLOATS and not 0 <= value <= 1:
+            raise bad("a number in [0, 1]")
+        if key not in POSITIVE_FLOATS | UNIT_FLOATS | ANY_FLOATS and value < 0:
+            raise bad("a number >= 0")
+        return value
+    if isinstance(like, list):
+        if not (isinstance(value, list) and value and all(whole(v) and v >= 1 for v in value)):
+            raise bad("a non-empty list of whole numbers >= 1, e.g. [64, 64]")
+        return value
+    if not isinstance(value, type(like)):
+        raise bad(f"a {type(like).__name__}")
+    return value
 
 
 def demo_sets(config: ThirdPersonConfig, episodes: int) -> tuple[store.DemoSet, store.DemoSet, dict[str, str]]:
@@ -207,8 +256,8 @@ def demo_sets(config: ThirdPersonConfig, episodes: int) -> tuple[store.DemoSet, 
     sets, folders = [], {}
     for frame, actions in (({"type": "ego"}, True), ({"type": config.frame}, False)):
         path = store.demo_dir(root, entry.name, expert, frame)
-        fresh = (path / store.MANIFEST_FILE).exists() and record.stale_because(path, entry.name, expert) is None \
-            and store.read_manifest(path)["seeds"] == seeds
+        fresh = (path / store.MANIFEST_FILE).exists() and store.read_manifest(path)["seeds"] == seeds \
+            and record.stale_because(path, entry.name, expert, frame, actions) is None
         if not fresh:
             record.record(entry.name, expert, episodes=len(seeds), seed=seeds[0], root=root, progress=False,
                           observation=frame, actions=actions)
@@ -252,7 +301,7 @@ def run_experiment(config: ThirdPersonConfig, step: Callable[[str, int], None] =
                                frame_norm=hp["frame_norm"], width=width),
             "oracle": tp.Sources(oracle, poor_ego=poor_ego, width=width),
         }
-        for method in (m for m in tp.METHODS if m in config.methods):
+        for method in (m for m in METHODS if m in config.methods):
             step(f"train {method} run {run}", 0)
             t0 = time.perf_counter()
             fitted = tp.fit(sources=sources[method], make_env=make("ego"), hp=hp, rng=np.random.default_rng(run),

@@ -12,9 +12,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from drivebench.agents.thirdperson import METHODS
 from drivebench.scenarios import family as families
 from drivebench.scenarios import registry
+from drivebench.thirdperson import METHODS
 
 ENDS = {"arrived": "#2ca02c", "crashed": "#d62728", "off_road": "#ff7f0e"}
 OTHER_END = "#7f7f7f"

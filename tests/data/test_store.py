@@ -212,8 +212,12 @@ def _list_file(folder, name: str, data) -> None:
     (lambda m: m["episodes"][0].update(steps="many"), "field `episodes[0]`"),
     (lambda m: m.update(scenario="parking-empty"), "field `scenario` must be an object"),
     (lambda m: m.update(seeds="5"), "field `seeds` must be a non-empty list of integers"),
+    (lambda m: m.update(actions="false"), "field `actions` must be true or false"),  # not read as True
+    (lambda m: m.update(actions=0), "field `actions` must be true or false"),
+    (lambda m: m.update(observation="world"), "field `observation` must be an object whose `type` is one of"),
+    (lambda m: m.update(observation={"type": "drone"}), "field `observation` must be an object whose `type`"),
 ], ids=["no-files", "no-episodes", "files-list", "files-empty", "sha-null", "no-bytes", "no-steps", "steps-text",
-        "scenario-text", "seeds-text"])
+        "scenario-text", "seeds-text", "actions-text", "actions-int", "observation-text", "observation-unknown"])
 def test_a_manifest_with_a_missing_or_malformed_field_names_it(demos, tmp_path, change, fragment):
     copy = _copy(demos, tmp_path)
     _edit_manifest(copy, change)
@@ -318,7 +322,33 @@ def test_third_person_demos_store_their_frame_and_may_omit_actions(demos, tmp_pa
         assert np.isnan(world.actions).all() and world.actions.shape == mine.actions.shape
         np.testing.assert_array_equal(world.poses, mine.poses)
         assert world.observations[:, :2] == pytest.approx(mine.poses[:, :2], abs=1e-4)
-    assert record.stale_because(path, "parking-empty", "expert:tidy") is None
+    assert record.stale_because(path, "parking-empty", "expert:tidy", {"type": "world"}, actions=False) is None
+    # wanted as the default set (ego, with actions), it is not current: `drivebench run` would re-record it
+    assert record.stale_because(path, "parking-empty", "expert:tidy") == "frame and actions"
+    assert record.stale_because(path, "parking-empty", "expert:tidy", {"type": "world"}) == "actions"
+    assert record.stale_because(path, "parking-empty", "expert:tidy", {"type": "follower"}, False) == "frame"
+    assert record.stale_because(demos, "parking-empty", "expert:tidy", actions=False) == "actions"
+    assert record.require_current(path)["actions"] is False  # not a default set: it is what its manifest says
     from drivebench.agents.train import train  # the agents refuse to learn actions from a set without them
     with pytest.raises(DrivebenchError, match="recorded without actions"):
         train("bc", "parking-empty", out=tmp_path / "bc", demos=path, preset="quick", progress=False)
+
+
+def test_no_actions_in_the_ego_frame_is_refused_and_replaces_nothing(tmp_path):
+    """Without --observation, --no-actions would have written over `<style>/`, the set the agents learn from."""
+    default = record.record("parking-empty", "tidy", episodes=1, seed=5, root=tmp_path, progress=False)
+    before = (default / store.MANIFEST_FILE).read_bytes()
+    for observation in (None, {"type": "ego"}):
+        with pytest.raises(DrivebenchError, match=r"--no-actions .*give --observation world\|follower") as err:
+            record.record("parking-empty", "tidy", episodes=1, seed=5, root=tmp_path, progress=False,
+                          observation=observation, actions=False)
+        assert str(default) in str(err.value)
+    assert (default / store.MANIFEST_FILE).read_bytes() == before and store.load(default).has_actions
+
+
+def test_a_frames_settings_other_than_its_type_are_refused(tmp_path):
+    """The follower's lag and gap are not in the folder name nor in the staleness check: only the defaults."""
+    with pytest.raises(DrivebenchError, match="default settings only"):
+        record.record("parking-empty", "tidy", episodes=1, seed=5, root=tmp_path, progress=False,
+                      observation={"type": "follower", "lag": 2})
+    assert not (tmp_path / "parking-empty").exists()

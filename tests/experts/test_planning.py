@@ -143,9 +143,13 @@ def test_expert_replans_from_a_displaced_state():
     v.heading -= math.radians(55)
     v.speed = 0.0
     x, y = v.position
-    assert parking.off_plan(path, x, y, v.heading, v.speed)
-    first, second = expert.act(env), expert.act(env)
-    assert np.array_equal(first, second)
+    rear = expert._episode_plan(env).rear
+    half = parking.CAR_LENGTH / 2
+    assert parking.off_plan(rear, x - half * math.cos(v.heading), y - half * math.sin(v.heading), v.heading, v.speed)
+    first = expert.act(env)
+    fresh = parking.ParkingExpert(parking.PARKING_STYLES["tidy"])  # no history: state feedback, the same action
+    assert np.array_equal(first, fresh.act(env))
+    assert np.array_equal(first, expert.act(env))
     replanned = expert.replan(env, x, y, v.heading)
     assert replanned is not None and replanned.path is not path
     assert replanned.path.xy[0] == pytest.approx([x, y], abs=0.5)  # from the state rounded (REPLAN_ROUNDING)

@@ -182,9 +182,11 @@ def test_off_road_flag_is_per_step_and_does_not_end_the_episode(curve_data):
     """A car driving straight 2.5 m right of centre on a 4 m lane pokes out but stays within the grace."""
     curve_data["road"] = {"lanes": 1, "lane_width": 4.0, "speed_limit": 10.0,
                           "segments": [{"kind": "straight", "length": 200.0}]}
-    curve_data["start"] = {"lateral_offset": [2.5, 2.5], "heading_deg": [0, 0], "speed": [5, 5]}
+    curve_data["start"] = {"lateral_offset": [0, 0], "heading_deg": [0, 0], "speed": [5, 5]}
     env = CurveEnv({**curve_data, "name": "poke-out"})
-    env.reset(seed=0)
+    env.reset(seed=0)  # a start this far out is refused (start.lateral_offset): the car is moved there
+    env.vehicle.position = env.vehicle.position + 2.5 * np.array([-math.sin(env.vehicle.heading),
+                                                                   math.cos(env.vehicle.heading)])
     for _ in range(10):
         _, _, terminated, truncated, info = env.step(np.zeros(2, dtype=np.float32))
         assert info["off_road"] and not terminated and info["termination"] is None

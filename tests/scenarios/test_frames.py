@@ -93,7 +93,9 @@ def test_the_oracle_maps_a_drive_back_into_the_ego_frame(scenario):
     episode = run_episode(env, expert_policy(expert), seed=3)
     mapped = to_ego_frame(lambda: gymnasium.make(entry.id), [3], [episode.poses])[0]
     assert mapped.shape == episode.observations.shape
-    assert mapped == pytest.approx(episode.observations, abs=2e-3)
+    # poses are float32 (the rollout's Episode, as stored): a pose of up to ~100 m is off by up to ~4e-6 m, and the
+    # features computed from it by up to ~1e-5 (measured 9e-6): 1e-4 bounds the rounding, not a wrong transform
+    assert mapped == pytest.approx(episode.observations, abs=1e-4)
 
 
 @pytest.mark.parametrize("frame", ["world", "follower"])

@@ -113,11 +113,17 @@ def test_bay_checks_use_the_car_size(monkeypatch):
 
 
 def test_a_curve_start_off_the_road_is_rejected(curve_data):
-    """Two 4 m lanes: the road's edge is 4 m from the centreline, off-road 2 m (offroad_grace) past it; lane 0's
-    centre is 2 m left of the centreline."""
-    parse_spec({**curve_data, "name": "edge", "start": {"lane": 0, "lateral_offset": [-4.0, 0.0]}})
+    """Two 4 m lanes: the road's edge is 4 m from the centreline; a 2 m wide car's side is off the road (the off_road
+    signal) once its centre is past 4 + 0.3 (OFFROAD_TOLERANCE) - 1 = 3.3 m. Lane 0's centre is 2 m left of the
+    centreline, so an offset of -1.3 m is the furthest a start may reach."""
+    spec = parse_spec({**curve_data, "name": "edge", "start": {"lane": 0, "lateral_offset": [-1.3, 0.0]}})
+    from drivebench.eval.shifts import make_env
+    env = make_env(spec)
+    for seed in range(5):
+        env.reset(seed=seed)
+        assert not env.unwrapped.facts["off_road"]
     with pytest.raises(ScenarioError) as info:
-        parse_spec({**curve_data, "name": "off", "start": {"lane": 0, "lateral_offset": [-4.5, 0.0]}})
+        parse_spec({**curve_data, "name": "off", "start": {"lane": 0, "lateral_offset": [-1.4, 0.0]}})
     assert "off the road" in dict(info.value.problems)["start.lateral_offset"]
 
 
@@ -133,9 +139,14 @@ def test_validate_check_drives_the_experts(capsys, tmp_path):
     slow.write_text('family = "curve"\nhorizon = 80\n[road]\nspeed_limit = 10\n'
                     'segments = [{kind = "straight", length = 160}]\n')
     assert main(["scenarios", "validate", str(slow)]) == 0  # without --check: the file is fine
+    capsys.readouterr()
     assert main(["scenarios", "validate", str(slow), "--check", "--seeds", "1"]) == 1
-    out = capsys.readouterr().out
-    assert "expert:cautious: 0/1 arrived" in out and "seed 0: timeout at (" in out
+    captured = capsys.readouterr()
+    assert "ok:" not in captured.out  # the verdict and what failed go to stderr, with the file's name
+    assert f"{slow}: not drivable" in captured.err
+    assert "expert:cautious: 0/1 arrived" in captured.err and "seed 0: timeout at (" in captured.err
+    assert main(["scenarios", "validate", str(good), "--seeds", "2"]) == 2  # --seeds without --check: an error
+    assert "add --check" in capsys.readouterr().err
 
 
 def test_a_crash_names_what_was_hit_and_where():
@@ -162,5 +173,5 @@ def test_validate_check_fails_a_scenario_no_expert_supports(capsys, tmp_path, mo
     file = tmp_path / "unsupported.toml"
     file.write_text('family = "curve"\n[road]\nspeed_limit = 10\nsegments = [{kind = "straight", length = 80}]\n')
     assert main(["scenarios", "validate", str(file), "--check"]) == 1
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "no expert supports this scenario" in out and "expert:sporty: not today" in out

@@ -7,6 +7,7 @@ from typing import Annotated, ClassVar, Literal, Union
 from pydantic import Field, field_validator
 
 from drivebench.families.curve.geometry import build_centreline, closest_overlap, lane_offsets
+from drivebench.scenarios.envs import CAR_WIDTH, OFFROAD_TOLERANCE
 from drivebench.scenarios.spec import Range, ScenarioBase, SpecModel
 
 MAX_LANES = 4
@@ -104,11 +105,11 @@ class CurveScenario(ScenarioBase):
         if lane == "any" or lane < spec.road.lanes:
             lanes = range(spec.road.lanes) if lane == "any" else [lane]
             reach = max(abs(lane_offsets(spec.road)[k] + off) for k in lanes for off in spec.start.lateral_offset)
-            edge = spec.road.lanes * spec.road.lane_width / 2 + spec.road.offroad_grace
+            edge = spec.road.lanes * spec.road.lane_width / 2 + OFFROAD_TOLERANCE - CAR_WIDTH / 2
             if reach > edge:
-                problems.append(("start.lateral_offset", f"puts the car {reach:.1f} m from the road's centreline, "
-                                                         f"past the {edge:g} m at which it is off the road: keep "
-                                                         f"it within the road"))
+                problems.append(("start.lateral_offset", f"puts the car's centre {reach:.1f} m from the road's "
+                                                         f"centreline; past {edge:g} m its side is off the road from "
+                                                         f"the first step: keep the offsets within the road"))
         if length > MAX_ROAD_LENGTH:
             problems.append(("road.segments", f"the road is {length / 1000:.1f} km long; at most "
                                               f"{MAX_ROAD_LENGTH / 1000:g} km"))
