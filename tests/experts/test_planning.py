@@ -120,7 +120,7 @@ def test_expert_parks_where_its_simple_path_crashes(data, style):
     for seed in demo_seeds(2):
         env.reset(seed=seed)
         simple = parking.plan(expert.style, env.lot, spec.goal.bay, (4.5, 0.0))
-        assert not parking.simple_path_clear(simple, env.lot, tuple(env.occupied), (4.5, 0.0, 0.0))
+        assert not parking.simple_path_clear(simple, env.lot, spec.goal.bay, tuple(env.occupied), (4.5, 0.0, 0.0))
         episode = run_episode(env, lambda e, obs: expert.act(e), seed)
         assert episode.termination == "arrived", (seed, episode.termination)
     path = expert.path(env)
@@ -174,7 +174,8 @@ def test_shipped_lots_keep_their_simple_paths():
         kinds = []
         for seed in range(10):
             env.reset(seed=seed)
-            clear = parking.simple_path_clear(simple, env.lot, tuple(sorted(env.occupied)), parking._start_pose(spec))
+            clear = parking.simple_path_clear(simple, env.lot, spec.goal.bay, tuple(sorted(env.occupied)),
+                                              parking._start_pose(spec))
             assert np.array_equal(expert.path(env).xy, simple.xy) == clear, (name, seed)
             kinds.append(clear)
         assert sum(kinds) >= 5, (name, kinds)  # half or more (parking-reverse: 6 of these 10; its parked cars often

@@ -36,6 +36,10 @@ free"""
 SIMPLE_PATH_MARGIN = 0.3
 """the simple path is used when a car driving it exactly keeps this far from this episode's parked cars and the walls
 [m]"""
+SIMPLE_PATH_WALL_MARGIN = 1.0
+"""... and this far from the walls while its centre is outside the goal bay [m]: pursuit of the centre swings a
+reversing car's nose out by up to ~0.8 m at the start of its turn (generated one-row lots: the nose met the wall
+across the aisle in 5 of 5 seeds); inside the bay its ends are 0.5 m from the bay's end by design"""
 SIMPLE_PATH_BAY_SLACK = 1.0
 """... and when the goal bay is at least this much wider than the car [m]: pursuit of the car centre cuts inside the
 turn into the bay and, backing in, ends up to ~0.5 m off the bay's axis, which narrower bays do not forgive (generated
@@ -185,14 +189,19 @@ def _planner(style: ParkingStyle, lot: LotGeometry, goal_bay: str, occupied: tup
     return Planner(Car(CAR_LENGTH, CAR_WIDTH, PLAN_RADIUS, margin), problem, Settings())
 
 
-def simple_path_clear(path: Path, lot: LotGeometry, occupied: tuple[str, ...], start: tuple[float, float, float],
-                      margin: float = SIMPLE_PATH_MARGIN) -> bool:
+def simple_path_clear(path: Path, lot: LotGeometry, goal_bay: str, occupied: tuple[str, ...],
+                      start: tuple[float, float, float], margin: float = SIMPLE_PATH_MARGIN,
+                      wall_margin: float = SIMPLE_PATH_WALL_MARGIN) -> bool:
     """Does a car driving the simple path exactly, from where a car at `start` joins it, keep `margin` from the
-    walls and the parked cars of these bays? (The path begins at the lot's end, behind the start region.)"""
+    walls and the parked cars of these bays, and `wall_margin` from the walls wherever its centre is outside the goal
+    bay? (The path begins at the lot's end, behind the start region.)"""
+    walls = rect_table(list(boundary(lot)))
     obstacles = rect_table([*boundary(lot), *(Rect(b.rect.x, b.rect.y, CAR_LENGTH, CAR_WIDTH, b.rect.heading)
                                               for b in lot.bays if b.id in occupied)])
     poses = body_poses(path, CAR_LENGTH)[path.nearest(*start)::3]
-    return not boxes_overlap(poses, CAR_LENGTH + 2 * margin, CAR_WIDTH + 2 * margin, obstacles).any()
+    outside = poses[~points_in(poses[:, :2], rect_table([lot.bay(goal_bay).rect]))]
+    return not (boxes_overlap(poses, CAR_LENGTH + 2 * margin, CAR_WIDTH + 2 * margin, obstacles).any()
+                or boxes_overlap(outside, CAR_LENGTH + 2 * wall_margin, CAR_WIDTH + 2 * wall_margin, walls).any())
 
 
 _SCENARIO_PLANS: OrderedDict[tuple, _Plan | str] = OrderedDict()
@@ -289,7 +298,7 @@ class ParkingExpert:
         crossing = self.style.other_bays_cost * float(np.diff(path.s)[points_in(path.xy[1:], others)].sum())
         slack = lot.bay(spec.goal.bay).rect.width - CAR_WIDTH
         if (x_ok & y_ok).all() and crossing <= SIMPLE_PATH_CROSSING and slack >= SIMPLE_PATH_BAY_SLACK \
-                and simple_path_clear(path, lot, occupied, _start_pose(spec)):
+                and simple_path_clear(path, lot, spec.goal.bay, occupied, _start_pose(spec)):
             return _Plan(path, None)
         path = planned(self.style, lot, spec.goal.bay, occupied, _start_pose(spec))
         return _Plan(path, rear_axle_path(path, CAR_LENGTH)) if path is not None else None
