@@ -38,6 +38,28 @@ def velocity(speed: float, heading: float) -> tuple[float, float]:
     return speed * math.cos(heading), speed * math.sin(heading)
 
 
+FOLLOWER_CAR_FEATURES = (
+    ("car_x", "car centre ahead of the follower [m]"),
+    ("car_y", "car centre to the follower's right [m]"),
+    ("car_cos", "cos of the car heading minus the follower's"),
+    ("car_sin", "sin of the car heading minus the follower's"),
+    ("car_vx", "car velocity along the follower's heading [m/s]"),
+    ("car_vy", "car velocity to the follower's right [m/s]"),
+)
+"""The first features of every family's follower observation: the car as the follower sees it (`follower_view`)."""
+
+
+def follower_view(trail, env) -> tuple[tuple[float, float], float, list[float]]:
+    """This decision's follower (its position [m] and heading [rad], from `trail`) and the car as it sees it: the
+    values of FOLLOWER_CAR_FEATURES. `env` is a scenario env (its vehicle, step count and policy frequency)."""
+    v = env.vehicle
+    fx, fy, fh = trail.follower(env.step_count, v.position[0], v.position[1], v.heading, v.speed,
+                                1.0 / env.scenario.policy_frequency)
+    car = to_frame(v.position, (fx, fy), fh)[0]
+    return (fx, fy), fh, [car[0], car[1], math.cos(v.heading - fh), math.sin(v.heading - fh),
+                          *rotate(velocity(v.speed, v.heading), fh)]
+
+
 class Trail:
     """The follower's pose: the car's pose FOLLOW_LAG_STEPS decisions ago, moved FOLLOW_GAP back along its heading.
     Poses are kept by step count, so observing a step twice gives the same follower; a step before `lag` (the

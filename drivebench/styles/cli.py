@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from drivebench.core.cliutil import positive_int
+from drivebench.core.cliutil import positive_int, write_text_atomic
 from drivebench.errors import DrivebenchError
 
 DEFAULT_SCENARIO = "parking-styles"
@@ -76,7 +76,7 @@ def run(args) -> int:
     data = result.to_json()
     data["figures"] = [str(f) for f in figures]
     out.mkdir(parents=True, exist_ok=True)
-    (out / "styles.json").write_text(json.dumps(data, indent=2) + "\n")
+    write_text_atomic(out / "styles.json", json.dumps(data, indent=2) + "\n")
     if args.json:
         print(json.dumps(data, indent=2))
     else:

@@ -116,12 +116,7 @@ class CurveFollowerObservation(FeatureObservation):
     is in the follower's frame (x forward, y to its right)."""
 
     FEATURES = (
-        ("car_x", "car centre ahead of the follower [m]"),
-        ("car_y", "car centre to the follower's right [m]"),
-        ("car_cos", "cos of the car heading minus the follower's"),
-        ("car_sin", "sin of the car heading minus the follower's"),
-        ("car_vx", "car velocity along the follower's heading [m/s]"),
-        ("car_vy", "car velocity to the follower's right [m/s]"),
+        *frames.FOLLOWER_CAR_FEATURES,
         ("speed_limit", "[m/s]"),
         ("half_width", "half the road's width [m]"),
         *[(f"road_{int(p)}m_{axis}", f"road centreline {p:.0f} m along the road ahead of the car, in the follower's "
@@ -139,13 +134,8 @@ class CurveFollowerObservation(FeatureObservation):
     def observe(self) -> np.ndarray:
         env = self.env
         v, s = env.vehicle, env.facts["s"]
-        fx, fy, fh = self.trail.follower(env.step_count, v.position[0], v.position[1], v.heading, v.speed,
-                                         1.0 / env.scenario.policy_frequency)
-        origin = (fx, fy)
-        car = frames.to_frame(v.position, origin, fh)[0]
-        features = [car[0], car[1], math.cos(v.heading - fh), math.sin(v.heading - fh),
-                    *frames.rotate(frames.velocity(v.speed, v.heading), fh), env.scenario.road.speed_limit,
-                    env.half_width]
+        origin, fh, features = frames.follower_view(self.trail, env)
+        features += [env.scenario.road.speed_limit, env.half_width]
         road = [env.centreline.pose(s + ahead)[:2] for ahead in PREVIEW_DISTANCES]
         features += frames.to_frame(road, origin, fh).ravel().tolist()
         others = _traffic(env, s)

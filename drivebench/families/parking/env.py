@@ -124,12 +124,7 @@ class ParkingFollowerObservation(FeatureObservation):
     is in the follower's frame (x forward, y to its right)."""
 
     FEATURES = (
-        ("car_x", "car centre ahead of the follower [m]"),
-        ("car_y", "car centre to the follower's right [m]"),
-        ("car_cos", "cos of the car heading minus the follower's"),
-        ("car_sin", "sin of the car heading minus the follower's"),
-        ("car_vx", "car velocity along the follower's heading [m/s]"),
-        ("car_vy", "car velocity to the follower's right [m/s]"),
+        *frames.FOLLOWER_CAR_FEATURES,
         ("goal_x", "goal bay centre ahead of the follower [m]"),
         ("goal_y", "goal bay centre to the follower's right [m]"),
         ("goal_cos", "cos of the goal bay's axis heading minus the follower's"),
@@ -150,15 +145,11 @@ class ParkingFollowerObservation(FeatureObservation):
 
     def observe(self) -> np.ndarray:
         env = self.env
-        v, g, lot = env.vehicle, env.goal_bay.rect, env.lot.interior
-        fx, fy, fh = self.trail.follower(env.step_count, v.position[0], v.position[1], v.heading, v.speed,
-                                         1.0 / env.scenario.policy_frequency)
-        origin = (fx, fy)
-        car, goal, centre = frames.to_frame([v.position, (g.x, g.y), (lot.x, lot.y)], origin, fh)
-        features = [*car, math.cos(v.heading - fh), math.sin(v.heading - fh),
-                    *frames.rotate(frames.velocity(v.speed, v.heading), fh), *goal, math.cos(g.heading - fh),
-                    math.sin(g.heading - fh), ORIENTATION_CODE[env.scenario.goal.orientation], *centre, lot.length,
-                    lot.width]
+        g, lot = env.goal_bay.rect, env.lot.interior
+        origin, fh, features = frames.follower_view(self.trail, env)
+        goal, centre = frames.to_frame([(g.x, g.y), (lot.x, lot.y)], origin, fh)
+        features += [*goal, math.cos(g.heading - fh), math.sin(g.heading - fh),
+                     ORIENTATION_CODE[env.scenario.goal.orientation], *centre, lot.length, lot.width]
         parked = _parked(env)
         for i in range(PARKED_SLOTS):
             features += [1.0, *frames.to_frame((parked[i].x, parked[i].y), origin, fh)[0]] if i < len(parked) \
