@@ -15,6 +15,9 @@ ACCELERATION_MAX = 5.0  # [m/s^2], ContinuousAction's range
 STEERING_MAX = math.pi / 4  # [rad], ContinuousAction's range
 CAR_LENGTH = 5.0  # [m]
 CUSP_SWITCH = 0.4  # within this distance of a gear change [m], the car takes the next run of the path
+CUSP_STOP_SPEED = 0.3
+"""[m/s]: a rear-axle tracker takes the next run only below this speed: steering for the next run while the car still
+rolls the old way turns it off the path (a 7-9 degree heading error, then a reverse arc past the steering limit)"""
 
 
 def action(acceleration: float, steering: float) -> np.ndarray:
@@ -76,21 +79,23 @@ def track_rear_axle_path(path: Path, x: float, y: float, heading: float, speed: 
     turned by pi and whose steering is negated): tight multi-point manoeuvres track to a few centimetres where
     pursuit of the centre, which slips, cuts their corners.
     """
-    _, gear, tx, ty, remaining = _pursuit_target(path, x, y, heading, speed, lookahead)
+    _, gear, tx, ty, remaining = _pursuit_target(path, x, y, heading, speed, lookahead, stop_at_cusps=True)
     virtual_heading = heading if gear > 0 else heading + math.pi
     curvature = gear * pursuit_curvature(x, y, virtual_heading, tx, ty)
     steering = math.atan(curvature * length)
     return action(_speed_toward(remaining, gear, speed, cruise, reverse_cruise, braking), steering)
 
 
-def _pursuit_target(path: Path, x: float, y: float, heading: float, speed: float, lookahead: float
-                    ) -> tuple[int, int, float, float, float]:
-    """The point of the path the car is at (its run: the next one within CUSP_SWITCH of a gear change), its gear,
+def _pursuit_target(path: Path, x: float, y: float, heading: float, speed: float, lookahead: float,
+                    stop_at_cusps: bool = False) -> tuple[int, int, float, float, float]:
+    """The point of the path the car is at (its run: the next one within CUSP_SWITCH of a gear change; with
+    `stop_at_cusps`, only once the car has stopped, CUSP_STOP_SPEED, or already rolls the next run's way), its gear,
     the pursuit target `lookahead` metres on along the run (extended past its end along its last heading), and the
     distance left to the run's end [m]."""
     i = path.nearest(x, y, heading, speed)
     end = path.run_end(i)
-    if end + 1 < len(path.s) and path.s[end] - path.s[i] < CUSP_SWITCH:
+    if end + 1 < len(path.s) and path.s[end] - path.s[i] < CUSP_SWITCH and (
+            not stop_at_cusps or abs(speed) < CUSP_STOP_SPEED or speed * path.gear[end + 1] > 0):
         i, end = end + 1, path.run_end(end + 1)
     gear = int(path.gear[i])
     th_i = path.travel_heading[i]

@@ -186,3 +186,21 @@ def test_track_path_takes_the_next_run_at_a_cusp():
     assert early[0] > 0  # still driving the forward run
     at_cusp = ctl.track_path(cusp, 4.9, 0.0, 0.0, 0.0, **KW)
     assert at_cusp[0] < 0  # within CUSP_SWITCH of the gear change: start reversing
+
+
+def test_rear_axle_tracker_stops_before_it_takes_the_next_run():
+    """At a cusp a rear-axle tracker keeps the old run (its steering, braking) while the car still rolls that way
+    faster than CUSP_STOP_SPEED, and takes the next run once the car has stopped: steering for the next run while
+    rolling the old way turns the car off the path."""
+    from drivebench.experts import planning
+
+    moves = [planning.Move(1, 0.0, 5.0), planning.Move(-1, 0.2, 5.0)]  # straight, then back at full lock
+    rear = planning.rear_axle_path(planning.path_from_moves((0.0, 0.0, 0.0), moves, 5.0), 5.0)
+    kw = {"cruise": 3.0, "reverse_cruise": 1.5, "lookahead": 2.0}
+    at_cusp = 5.0 - ctl.CUSP_SWITCH / 2
+    rolling = ctl.track_rear_axle_path(rear, at_cusp, 0.0, 0.0, 1.0, **kw)
+    assert rolling[1] == pytest.approx(0.0, abs=1e-6) and rolling[0] < 0  # the straight's steering, braking
+    stopped = ctl.track_rear_axle_path(rear, at_cusp, 0.0, 0.0, 0.0, **kw)
+    assert abs(stopped[1]) > 0.5 and stopped[0] < 0  # the reverse arc's steering, backing up
+    backing = ctl.track_rear_axle_path(rear, at_cusp, 0.0, 0.0, -0.5, **kw)
+    assert abs(backing[1]) > 0.5  # already rolling the next run's way

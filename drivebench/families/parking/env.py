@@ -224,6 +224,8 @@ class ParkingEnv(ScenarioEnv):
         st = spec.start
         ego = EgoVehicle(self.road, [rng.uniform(*st.x), rng.uniform(*st.y)],
                                              math.radians(rng.uniform(*st.heading_deg)), rng.uniform(*st.speed))
+        self.start_pose = (float(ego.position[0]), float(ego.position[1]), float(ego.heading))
+        """the episode's start: the car centre [m] and heading [rad] it was drawn with (the parking expert plans from it)"""
         self.road.vehicles.append(ego)
         self.vehicle = ego
         self.set_progress_reference()

@@ -5,9 +5,10 @@ The path is the style's simple manoeuvre (along the aisle, one quarter turn, or 
 back in) where it fits the lot and misses this episode's parked cars; otherwise a plan (experts/planning.py: Hybrid
 A* with Reeds-Shepp tails, cusps where needed) whose costs are the style's: tidy pays dearly for driving through
 other bays, shortcut little, reverse backs in. Occupied bays are forbidden to every style. The expert is a
-state-feedback law: its episode plan depends only on the scenario and the episode's parked cars (it starts at the
-start region's centre), and from a state further than REPLAN_DISTANCE / REPLAN_HEADING from it, it plans from that
-state (rounded); every plan is cached by what determines it, so the same state gets the same action."""
+state-feedback law: its episode plan depends only on what the episode drew at reset (the scenario, the parked cars,
+the car's start pose: `ParkingEnv.start_pose`; a plan from the start region's centre could not be tracked from a start
+a metre beside it where it turns at once), and from a state further than REPLAN_DISTANCE / REPLAN_HEADING from it, it
+plans from that state (rounded); every plan is cached by what determines it, so the same state gets the same action."""
 from __future__ import annotations
 
 import functools
@@ -27,12 +28,9 @@ from drivebench.scenarios.envs import CAR_LENGTH, CAR_WIDTH
 from drivebench.scenarios.roads import Rect, rect_table, wrap_angle
 
 END_CLEARANCE = 2.6  # a car centre this far from an end wall leaves its bumper clear of it [m]
-PLAN_RADIUS = 5.5
-"""the planner's tightest turn, of the rear axle [m]: the car's own is L / tan(45 deg) = 5 m; the rest is the
-tracker's room"""
-PLAN_MARGINS = (0.35, 0.2)
-"""the body is kept this far from walls and parked cars [m]: the first margin that leaves the start and the goal
-free"""
+PLAN_SETTINGS = ((6.0, 0.35), (5.5, 0.35), (6.0, 0.2), (5.5, 0.2))
+"""(the planner's tightest turn, of the rear axle [m]; how far the body is kept from walls and parked cars [m]), tried
+in this order until one plans: the car's own tightest turn is L / tan(45 deg) = 5 m, the rest is the tracker's room"""
 SIMPLE_PATH_MARGIN = 0.3
 """the simple path is used when a car driving it exactly keeps this far from this episode's parked cars and the walls
 [m]"""
@@ -40,19 +38,31 @@ SIMPLE_PATH_WALL_MARGIN = 1.0
 """... and this far from the walls while its centre is outside the goal bay [m]: pursuit of the centre swings a
 reversing car's nose out by up to ~0.8 m at the start of its turn (generated one-row lots: the nose met the wall
 across the aisle in 5 of 5 seeds); inside the bay its ends are 0.5 m from the bay's end by design"""
-SIMPLE_PATH_BAY_SLACK = 1.0
-"""... and when the goal bay is at least this much wider than the car [m]: pursuit of the car centre cuts inside the
-turn into the bay and, backing in, ends up to ~0.5 m off the bay's axis, which narrower bays do not forgive (generated
-lots, 3 seeds each: tidy hit the goal's neighbour in 6 of 57 episodes, reverse stopped askew in 6 of 63; planned paths
-are tracked at the rear axle, to a few centimetres)"""
+SIMPLE_PATH_BAY_SLACK = 1.5
+"""... and when the goal bay is at least this much wider than the car [m] (the default 3.5 m bay is): pursuit of the
+car centre cuts inside the turn into the bay and, backing in, ends up to ~0.5 m off the bay's axis, which narrower
+bays do not forgive (generated lots: with 1.0, tidy hit the goal's neighbour in 6 of 57 episodes, then, on a second
+sample, in 5 of 186, in 3.0-3.07 m bays; planned paths are tracked at the rear axle, to a few centimetres)"""
 SIMPLE_PATH_CROSSING = 10.0
 """... and when what its centre drives through other bays costs the style at most this (other_bays_cost x metres):
 tidy's line along the aisle runs through the far row where the aisle is narrow (it plans there instead); the
 shortcut's sweep crosses 15 m of empty bays at 0.5 a metre in the shipped lots, as it always has"""
-REPLAN_DISTANCE = 2.0
-"""a car centre further than this from its plan gets a plan of its own [m]..."""
-REPLAN_HEADING = 0.8
-"""... or one whose heading is off the plan's by more than this [rad]"""
+SIMPLE_PATH_RUN_IN = 2.0
+"""... and when its first turn begins at least this many pursuit lookaheads ahead of the start region's centre: pursuit
+of the centre needs that long to take up a start up to 1.5 m and 10 degrees off the path (a goal bay next to the start
+turns 0.6-1.9 m after it; generated lots: tidy hit the bay's neighbour in 3 of 6 such episodes; the shipped lots run
+in 15-36 m)"""
+REPLAN_DISTANCE = 1.0
+"""a car further than this from its plan (the rear axle from the plan's) gets a plan of its own [m]..."""
+REPLAN_HEADING = 0.4
+"""... or one whose heading is off the plan's by more than this [rad]. A car that rejoins its plan from further off
+cuts the plan's corners into the parked cars: from 216 displaced states in a tight lot (3 x-positions, 3 lateral
+offsets, 4 headings, stopped, 6 seeds), 2 m / 0.8 rad parked 181 and crashed 35, 1 m / 0.8 rad 195 and 20, 1 m /
+0.4 rad 200 and 16"""
+OFF_PLAN_HEADING_WEIGHT = 6.0
+"""[m/rad]: the heading's weight when the off-plan test looks for the plan's point nearest the car (Path.nearest; 2
+for tracking). A car turned away from the plan is matched to a point that shares its heading, further off, and so
+re-plans sooner: displaced states (REPLAN_HEADING's test) parked 200 of 216 with 6, 179 with 2"""
 REPLAN_ROUNDING = (0.5, math.radians(10))
 """a re-plan starts from the state rounded to this grid (position [m], heading [rad]): its cache key"""
 RUNWAYS = (CAR_LENGTH, CAR_LENGTH / 2, 0.0)
@@ -165,20 +175,23 @@ def planned(style: ParkingStyle, lot: LotGeometry, goal_bay: str, occupied: tupl
     metre, in an occupied one it is forbidden."""
     goal = goal_pose(style, lot, goal_bay)
     gear = -1 if style.manoeuvre == "reverse" else 1
-    for margin in PLAN_MARGINS:
-        planner = _planner(style, lot, goal_bay, tuple(sorted(occupied)), margin)
+    for radius, margin in PLAN_SETTINGS:
+        planner = _planner(style, lot, goal_bay, tuple(sorted(occupied)), radius, margin)
         if not (planner.pose_free(start) and planner.pose_free(goal)):
             continue
         for runway in RUNWAYS:  # the longest straight way in whose start is free
             c, s = math.cos(goal[2]), math.sin(goal[2])
             if planner.pose_free((goal[0] - gear * runway * c, goal[1] - gear * runway * s, goal[2])):
-                return planner.plan(start, goal, gear * runway)
+                path = planner.plan(start, goal, gear * runway)
+                if path is not None:
+                    return path
+                break
     return None
 
 
 @functools.lru_cache(maxsize=64)
-def _planner(style: ParkingStyle, lot: LotGeometry, goal_bay: str, occupied: tuple[str, ...], margin: float
-             ) -> Planner:
+def _planner(style: ParkingStyle, lot: LotGeometry, goal_bay: str, occupied: tuple[str, ...], radius: float,
+             margin: float) -> Planner:
     """The planner for a lot with these bays occupied (kept: its heuristic is reused by re-plans to the goal)."""
     parked = tuple(Rect(b.rect.x, b.rect.y, CAR_LENGTH, CAR_WIDTH, b.rect.heading) for b in lot.bays
                    if b.id in occupied)
@@ -186,22 +199,34 @@ def _planner(style: ParkingStyle, lot: LotGeometry, goal_bay: str, occupied: tup
                       style.other_bays_cost),
                Region(tuple(b.rect for b in lot.bays if b.id in occupied), math.inf))
     problem = Problem(parked + boundary(lot), lot.interior, regions, SearchCosts(reverse=style.reverse_cost))
-    return Planner(Car(CAR_LENGTH, CAR_WIDTH, PLAN_RADIUS, margin), problem, Settings())
+    return Planner(Car(CAR_LENGTH, CAR_WIDTH, radius, margin), problem, Settings())
 
 
 def simple_path_clear(path: Path, lot: LotGeometry, goal_bay: str, occupied: tuple[str, ...],
                       start: tuple[float, float, float], margin: float = SIMPLE_PATH_MARGIN,
                       wall_margin: float = SIMPLE_PATH_WALL_MARGIN) -> bool:
     """Does a car driving the simple path exactly, from where a car at `start` joins it, keep `margin` from the
-    walls and the parked cars of these bays, and `wall_margin` from the walls wherever its centre is outside the goal
-    bay? (The path begins at the lot's end, behind the start region.)"""
-    walls = rect_table(list(boundary(lot)))
-    obstacles = rect_table([*boundary(lot), *(Rect(b.rect.x, b.rect.y, CAR_LENGTH, CAR_WIDTH, b.rect.heading)
-                                              for b in lot.bays if b.id in occupied)])
+    walls and the parked cars of these bays, and `wall_margin` from the walls and from every parked car but the goal's
+    two neighbours wherever its centre is outside the goal bay? (The path begins at the lot's end, behind the start
+    region.)"""
+    def parked(bays) -> list[Rect]:
+        return [Rect(b.rect.x, b.rect.y, CAR_LENGTH, CAR_WIDTH, b.rect.heading) for b in bays if b.id in occupied]
+
+    goal = lot.bay(goal_bay)
+    neighbours = {b.id for b in lot.bays if b.id[0] == goal_bay[0] and abs(int(b.id[1:]) - int(goal_bay[1:])) == 1}
+    obstacles = rect_table([*boundary(lot), *parked(lot.bays)])
+    far = rect_table([*boundary(lot), *parked(b for b in lot.bays if b.id not in neighbours)])
     poses = body_poses(path, CAR_LENGTH)[path.nearest(*start)::3]
-    outside = poses[~points_in(poses[:, :2], rect_table([lot.bay(goal_bay).rect]))]
+    outside = poses[~points_in(poses[:, :2], rect_table([goal.rect]))]
     return not (boxes_overlap(poses, CAR_LENGTH + 2 * margin, CAR_WIDTH + 2 * margin, obstacles).any()
-                or boxes_overlap(outside, CAR_LENGTH + 2 * wall_margin, CAR_WIDTH + 2 * wall_margin, walls).any())
+                or boxes_overlap(outside, CAR_LENGTH + 2 * wall_margin, CAR_WIDTH + 2 * wall_margin, far).any())
+
+
+def run_in(path: Path, start: tuple[float, float, float]) -> float:
+    """How far a path runs straight from the point nearest `start` before it first turns [m]."""
+    i = path.nearest(*start)
+    turning = np.flatnonzero(np.abs(path.curvature[i:]) > 1e-9)
+    return float(path.s[i + turning[0]] - path.s[i]) if len(turning) else math.inf
 
 
 _SCENARIO_PLANS: OrderedDict[tuple, _Plan | str] = OrderedDict()
@@ -276,20 +301,41 @@ class ParkingExpert:
         if last is not None and last[0] is env.scenario and last[1] is env.occupied:  # the same episode's objects
             return last[2]
         occupied = tuple(sorted(env.occupied))
-        key = ("episode", self._spec_key(env.scenario), occupied)
+        key = ("episode", self._spec_key(env.scenario), occupied)  # the simple path does not depend on the start
         found = self._plans.get(key)
         if found is None:
-            found = self._plan_for(env.scenario, env.lot, occupied)
-            if found is None:  # no plan among this episode's cars: the scenario's, for want of better
-                found = self._scenario_plan(env.scenario)
+            found = self._simple_for(env.scenario, env.lot, occupied) or "plan"
             self._remember(key, found)
+        if isinstance(found, str):  # "plan": this episode plans, from its start
+            key = (*key, env.start_pose)
+            found = self._plans.get(key)
+            if found is None:
+                found = self._planned(env.scenario, env.lot, occupied, env.start_pose)
+                if found is None:  # no plan among this episode's cars: the scenario's, for want of better
+                    found = self._scenario_plan(env.scenario)
+                self._remember(key, found)
         self._last = (env.scenario, env.occupied, found)
         return found
 
-    def _plan_for(self, spec, lot: LotGeometry, occupied: tuple[str, ...]) -> _Plan | None:
-        """The simple path if it fits the lot, keeps clear of these bays' cars and costs the style little in other
-        bays (SIMPLE_PATH_CROSSING), else a plan (None if none is found). Raises ValueError if the goal is too close
-        to the start for this style's manoeuvre."""
+    def _plan_for(self, spec, lot: LotGeometry, occupied: tuple[str, ...],
+                  start: tuple[float, float, float] | None = None) -> _Plan | None:
+        """The simple path if it is safe here (`_simple_for`), else a plan (`_planned`) from `start`. Raises ValueError
+        if the goal is too close to the start for this style's manoeuvre."""
+        return self._simple_for(spec, lot, occupied) or self._planned(spec, lot, occupied, start)
+
+    def _planned(self, spec, lot: LotGeometry, occupied: tuple[str, ...], start: tuple[float, float, float] | None
+                 ) -> _Plan | None:
+        """A plan from `start` (None: the start region's centre), or from the region's centre if none is found from
+        there; None if neither is found."""
+        path = None if start is None else planned(self.style, lot, spec.goal.bay, occupied, start)
+        if path is None:
+            path = planned(self.style, lot, spec.goal.bay, occupied, _start_pose(spec))
+        return _Plan(path, rear_axle_path(path, CAR_LENGTH)) if path is not None else None
+
+    def _simple_for(self, spec, lot: LotGeometry, occupied: tuple[str, ...]) -> _Plan | None:
+        """The style's simple path if it fits the lot, costs the style little in other bays (SIMPLE_PATH_CROSSING),
+        has room in the bay (SIMPLE_PATH_BAY_SLACK), a straight run-in (SIMPLE_PATH_RUN_IN) and keeps clear of the
+        walls and these bays' cars (simple_path_clear); else None. Raises ValueError as `plan` does."""
         path = plan(self.style, lot, spec.goal.bay, _start_centre(spec))
         r = lot.interior
         x_ok = np.abs(path.xy[:, 0] - r.x) <= r.length / 2 - END_CLEARANCE + 1e-6
@@ -298,10 +344,10 @@ class ParkingExpert:
         crossing = self.style.other_bays_cost * float(np.diff(path.s)[points_in(path.xy[1:], others)].sum())
         slack = lot.bay(spec.goal.bay).rect.width - CAR_WIDTH
         if (x_ok & y_ok).all() and crossing <= SIMPLE_PATH_CROSSING and slack >= SIMPLE_PATH_BAY_SLACK \
+                and run_in(path, _start_pose(spec)) >= SIMPLE_PATH_RUN_IN * self.style.lookahead \
                 and simple_path_clear(path, lot, spec.goal.bay, occupied, _start_pose(spec)):
             return _Plan(path, None)
-        path = planned(self.style, lot, spec.goal.bay, occupied, _start_pose(spec))
-        return _Plan(path, rear_axle_path(path, CAR_LENGTH)) if path is not None else None
+        return None
 
     def replan(self, env, x: float, y: float, heading: float) -> _Plan | None:
         """A plan from a pose off the episode's plan, rounded to REPLAN_ROUNDING (None if the planner finds none)."""
@@ -348,7 +394,7 @@ class ParkingExpert:
 def off_plan(path: Path, x: float, y: float, heading: float, speed: float) -> bool:
     """Is a car further than REPLAN_DISTANCE or REPLAN_HEADING from the point of the path it is nearest to? Pass the
     rear axle's path and position: its path's `car_heading` is the body heading (the centre's carries the slip angle)."""
-    i = path.nearest(x, y, heading, speed)
+    i = path.nearest(x, y, heading, speed, heading_weight=OFF_PLAN_HEADING_WEIGHT)
     return bool(math.hypot(path.xy[i, 0] - x, path.xy[i, 1] - y) > REPLAN_DISTANCE
                 or abs(wrap_angle(path.car_heading[i] - heading)) > REPLAN_HEADING)
 
