@@ -120,9 +120,8 @@ class Settings:
     analytic_every: int = 5
     """... and from every `analytic_every`-th otherwise"""
     min_run: float = 1.0
-    """no run (between gear changes) shorter than this, in the search's moves or a Reeds-Shepp tail, but the
-    first and the last [m]: a tracker cannot drive a few centimetres back and forth, and a short run's ends lie so
-    close to its neighbours' that the car's nearest point of the path flips between them"""
+    """a Reeds-Shepp tail with a run (between gear changes) shorter than this is not taken [m]: a tracker cannot
+    drive a few centimetres back and forth"""
     region_tolerance: float = 0.25
     """a free Reeds-Shepp tail ends the search at once if what it pays in regions is at most this share of the rest
     of its cost; a dearer one waits in the queue for cheaper plans"""
@@ -320,11 +319,11 @@ class Planner:
         return cost
 
     # --- analytic expansion ----------------------------------------------------------------------------
-    def reeds_shepp(self, rear: Pose, goal_rear: Pose, previous: Move | None = None, runway: float = 0.0,
-                    run: float = math.inf) -> tuple[list[Move], float, float] | None:
+    def reeds_shepp(self, rear: Pose, goal_rear: Pose, previous: Move | None = None, runway: float = 0.0
+                    ) -> tuple[list[Move], float, float] | None:
         """The shortest Reeds-Shepp tail (rsplan) from a rear-axle pose to the goal's, ending with a straight of
         |runway| metres (< 0: backwards), as moves with their cost and the part of it the regions make; None if it
-        is blocked or makes a run shorter than `Settings.min_run` (`run`: the length of the run `previous` ends)."""
+        is blocked."""
         try:
             rs = reeds_shepp.path(rear, goal_rear, self.car.radius, runway, self.settings.check_every)
         except (IndexError, ValueError, ZeroDivisionError):
@@ -332,8 +331,6 @@ class Planner:
         moves = [Move(int(seg.direction), {"left": 1.0, "right": -1.0, "straight": 0.0}[seg.type] * self.kappa,
                       abs(float(seg.length))) for seg in rs.segments if abs(float(seg.length)) > 1e-9]
         if not moves or min(_run_lengths(moves)) < self.settings.min_run:
-            return None
-        if previous is not None and moves[0].gear != previous.gear and run < self.settings.min_run:
             return None
         poses = _poses_of(rear, moves, self.settings.check_every)
         if self.blocked(poses).any():
@@ -366,8 +363,7 @@ class Planner:
         if h is None:  # one per goal: re-plans to the same goal reuse it
             h = self._heuristics[g_rear] = _Heuristic(g_rear[:2], self.obstacles, self.problem.bounds,
                                                       car.width / 2 + car.margin)
-        nodes: list[tuple[Pose, float, int, Move | None, float]] = [(s_rear, 0.0, -1, None, math.inf)]
-        # pose, g, parent, move, length of the run the move ends [m] (the first run may be as short as it likes)
+        nodes: list[tuple[Pose, float, int, Move | None]] = [(s_rear, 0.0, -1, None)]  # pose, g, parent, move
         self._nodes = nodes
         heap = [(st.heuristic_weight * h(*s_rear[:2]), 0, 0, None)]
         closed: set[tuple[int, int, int]] = set()
@@ -378,7 +374,7 @@ class Planner:
         self.expansions = 0
         while heap and self.expansions < st.max_expansions:
             _, _, index, tail = heapq.heappop(heap)
-            pose, g, _, move, run = nodes[index]
+            pose, g, _, move = nodes[index]
             if tail is not None:  # a complete plan, the cheapest in the queue
                 return path_from_moves(s_rear, self._moves_to(index) + tail, car.length)
             key = (round(pose[0] / st.xy_resolution), round(pose[1] / st.xy_resolution),
@@ -390,7 +386,7 @@ class Planner:
             near = h(*pose[:2]) < st.analytic_range
             if self.expansions % (st.analytic_every_near if near else st.analytic_every) == 1 % (
                     st.analytic_every_near if near else st.analytic_every):
-                found = self.reeds_shepp(pose, g_rear, move, runway, run)
+                found = self.reeds_shepp(pose, g_rear, move, runway)
                 if found is not None and found[2] <= st.region_tolerance * (found[1] - found[2]):
                     # through costly regions for little of its cost: take it (Dolgov et al.)
                     return path_from_moves(s_rear, self._moves_to(index) + found[0], car.length)
@@ -403,14 +399,13 @@ class Planner:
             blocked = self.blocked(stacked).reshape(len(primitives), k).any(axis=1)
             region = self.region_costs(stacked).reshape(len(primitives), k).sum(axis=1) * (st.step / k)
             for p, m in enumerate(primitives):
-                same_gear = move is None or m.gear == move.gear
-                if blocked[p] or not (same_gear or run >= st.min_run):
+                if blocked[p]:
                     continue
                 end = tuple(float(v) for v in stacked[(p + 1) * k - 1])
                 cost = g + base[p] + region[p]
                 if move is not None:
                     cost += self.move_cost(m, move) - base[p]
-                nodes.append((end, cost, index, m, run + m.length if same_gear else m.length))
+                nodes.append((end, cost, index, m))
                 heapq.heappush(heap, (cost + st.heuristic_weight * h(*end[:2]), counter, len(nodes) - 1, None))
                 counter += 1
         return None
@@ -418,7 +413,7 @@ class Planner:
     def _moves_to(self, index: int) -> list[Move]:
         moves = []
         while index > 0:
-            _, _, index, move, _ = self._nodes[index]
+            _, _, index, move = self._nodes[index]
             moves.append(move)
         return moves[::-1]
 

@@ -203,4 +203,4 @@ def test_rear_axle_tracker_stops_before_it_takes_the_next_run():
     stopped = ctl.track_rear_axle_path(rear, at_cusp, 0.0, 0.0, 0.0, **kw)
     assert abs(stopped[1]) > 0.5 and stopped[0] < 0  # the reverse arc's steering, backing up
     backing = ctl.track_rear_axle_path(rear, at_cusp, 0.0, 0.0, -0.5, **kw)
-    assert abs(backing[1]) > 0.5  # already rolling the next run's way
+    assert abs(backing[1]) > 0.5  # already rolling the next run's way (here Path.nearest's gear term picks that run)

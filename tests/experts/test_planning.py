@@ -88,9 +88,6 @@ def test_plan_in_a_tight_lot_is_collision_free_and_has_cusps():
     assert wrap_angle(body_poses(path, CAR_LENGTH)[-1, 2] - goal[2]) == pytest.approx(0.0, abs=1e-3)
     assert_clear(path, obstacles)
     assert np.count_nonzero(np.diff(path.gear)) >= 1  # a 3 m bay off an 8 m aisle: no single sweep gets in
-    cusps = np.flatnonzero(np.diff(path.gear)) + 1
-    runs = np.diff(path.s[np.r_[0, cusps, len(path.s) - 1]])
-    assert (runs[1:] >= planning.Settings().min_run - 0.1).all(), runs  # no short run but the first
     assert np.diff(path.s).max() <= 0.11 and lot.interior.contains(path.xy).all()
     again = Planner(Car(CAR_LENGTH, CAR_WIDTH, 5.5, 0.35), problem).plan((4.5, 0.0, 0.0), goal, runway=CAR_LENGTH)
     for field in ("xy", "travel_heading", "gear", "curvature", "s"):  # deterministic
@@ -181,8 +178,7 @@ def test_shipped_lots_keep_their_simple_paths():
                                               parking._start_pose(spec))
             assert np.array_equal(expert.path(env).xy, simple.xy) == clear, (name, seed)
             kinds.append(clear)
-        assert sum(kinds) >= 5, (name, kinds)  # half or more (today all 10 on each lot: no episode of the first 300
-        # seeds plans there)
+        assert all(kinds), (name, kinds)  # no episode of the shipped lots plans (their demos stay as they were)
 
 
 def test_a_planned_path_ends_with_a_straight_way_in():
@@ -238,7 +234,7 @@ def test_expert_plans_where_its_simple_path_is_not_safe(data, style, seed):
     simple = parking.plan(expert.style, env.lot, spec.goal.bay, parking._start_centre(spec))
     assert expert._episode_plan(env).rear is not None  # planned
     if data is NEXT_TO_START:
-        assert parking.run_in(simple, parking._start_pose(spec)) < parking.SIMPLE_PATH_RUN_IN * expert.style.lookahead
+        assert parking.straight_before_turn(simple, parking._start_pose(spec)) < parking.SIMPLE_PATH_RUN_IN * expert.style.lookahead
     else:
         assert parking.simple_path_clear(simple, env.lot, spec.goal.bay, (), parking._start_pose(spec))
         assert not parking.simple_path_clear(simple, env.lot, spec.goal.bay, tuple(sorted(env.occupied)),

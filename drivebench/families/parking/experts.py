@@ -2,7 +2,8 @@
 simple path, as always; of its rear axle on a plan, which tracks tight manoeuvres to a few centimetres).
 
 The path is the style's simple manoeuvre (along the aisle, one quarter turn, or past the bay and one quarter turn
-back in) where it fits the lot and misses this episode's parked cars; otherwise a plan (experts/planning.py: Hybrid
+back in) where pursuit of the centre can keep it (`_simple_plan`: it fits the lot, the bay has room, it runs straight
+from the start, it keeps clear of the walls and this episode's parked cars); otherwise a plan (experts/planning.py: Hybrid
 A* with Reeds-Shepp tails, cusps where needed) whose costs are the style's: tidy pays dearly for driving through
 other bays, shortcut little, reverse backs in. Occupied bays are forbidden to every style. The expert is a
 state-feedback law: its episode plan depends only on what the episode drew at reset (the scenario, the parked cars,
@@ -35,9 +36,10 @@ SIMPLE_PATH_MARGIN = 0.3
 """the simple path is used when a car driving it exactly keeps this far from this episode's parked cars and the walls
 [m]"""
 SIMPLE_PATH_WALL_MARGIN = 1.0
-"""... and this far from the walls while its centre is outside the goal bay [m]: pursuit of the centre swings a
-reversing car's nose out by up to ~0.8 m at the start of its turn (generated one-row lots: the nose met the wall
-across the aisle in 5 of 5 seeds); inside the bay its ends are 0.5 m from the bay's end by design"""
+"""... and this far from the walls and from every parked car but the goal's two neighbours while its centre is
+outside the goal bay [m]: pursuit of the centre swings a reversing car's nose out by up to ~0.8 m at the start of its
+turn (generated lots: the nose met the wall across the aisle of a one-row lot in 5 of 5 seeds, a car in the far row
+in 1 of 615 episodes); inside the bay its ends are 0.5 m from the bay's end by design"""
 SIMPLE_PATH_BAY_SLACK = 1.5
 """... and when the goal bay is at least this much wider than the car [m] (the default 3.5 m bay is): pursuit of the
 car centre cuts inside the turn into the bay and, backing in, ends up to ~0.5 m off the bay's axis, which narrower
@@ -58,7 +60,7 @@ REPLAN_HEADING = 0.4
 """... or one whose heading is off the plan's by more than this [rad]. A car that rejoins its plan from further off
 cuts the plan's corners into the parked cars: from 216 displaced states in a tight lot (3 x-positions, 3 lateral
 offsets, 4 headings, stopped, 6 seeds), 2 m / 0.8 rad parked 181 and crashed 35, 1 m / 0.8 rad 195 and 20, 1 m /
-0.4 rad 200 and 16"""
+0.4 rad 200 and 16 (the last two with OFF_PLAN_HEADING_WEIGHT)"""
 OFF_PLAN_HEADING_WEIGHT = 6.0
 """[m/rad]: the heading's weight when the off-plan test looks for the plan's point nearest the car (Path.nearest; 2
 for tracking). A car turned away from the plan is matched to a point that shares its heading, further off, and so
@@ -213,21 +215,25 @@ def simple_path_clear(path: Path, lot: LotGeometry, goal_bay: str, occupied: tup
         return [Rect(b.rect.x, b.rect.y, CAR_LENGTH, CAR_WIDTH, b.rect.heading) for b in bays if b.id in occupied]
 
     goal = lot.bay(goal_bay)
-    neighbours = {b.id for b in lot.bays if b.id[0] == goal_bay[0] and abs(int(b.id[1:]) - int(goal_bay[1:])) == 1}
+    neighbours = lot.neighbours(goal_bay)
     obstacles = rect_table([*boundary(lot), *parked(lot.bays)])
-    far = rect_table([*boundary(lot), *parked(b for b in lot.bays if b.id not in neighbours)])
+    outside_obstacles = rect_table([*boundary(lot), *parked(b for b in lot.bays if b.id not in neighbours)])
     poses = body_poses(path, CAR_LENGTH)[path.nearest(*start)::3]
     outside = poses[~points_in(poses[:, :2], rect_table([goal.rect]))]
     return not (boxes_overlap(poses, CAR_LENGTH + 2 * margin, CAR_WIDTH + 2 * margin, obstacles).any()
-                or boxes_overlap(outside, CAR_LENGTH + 2 * wall_margin, CAR_WIDTH + 2 * wall_margin, far).any())
+                or boxes_overlap(outside, CAR_LENGTH + 2 * wall_margin, CAR_WIDTH + 2 * wall_margin,
+                                 outside_obstacles).any())
 
 
-def run_in(path: Path, start: tuple[float, float, float]) -> float:
+def straight_before_turn(path: Path, start: tuple[float, float, float]) -> float:
     """How far a path runs straight from the point nearest `start` before it first turns [m]."""
     i = path.nearest(*start)
     turning = np.flatnonzero(np.abs(path.curvature[i:]) > 1e-9)
     return float(path.s[i + turning[0]] - path.s[i]) if len(turning) else math.inf
 
+
+_PLAN_FROM_START = object()
+"""in an expert's plan cache: the simple path is not safe among these parked cars, each episode plans from its start"""
 
 _SCENARIO_PLANS: OrderedDict[tuple, _Plan | str] = OrderedDict()
 """(style, spec JSON) -> the scenario's plan or why there is none: a pure function of its key, shared by every
@@ -250,7 +256,7 @@ class ParkingExpert:
         self.id = f"expert:{style.name}"
         self._plans: OrderedDict[tuple, _Plan | str | None] = OrderedDict()
         self._spec_keys: dict[int, tuple[object, str]] = {}
-        self._last: tuple | None = None  # (spec, occupied list, plan) of the last episode asked about: per step
+        self._last: tuple | None = None  # (spec, occupied list, start pose, plan) of the last episode: per step
 
     def supports(self, spec) -> str | None:
         if spec.family != "parking":
@@ -293,37 +299,36 @@ class ParkingExpert:
         return found
 
     def path(self, env) -> Path:
-        """This episode's path: from the start region's centre, among the env's parked cars."""
+        """This episode's path among the env's parked cars: the simple path, or a plan from the car's start pose."""
         return self._episode_plan(env.unwrapped).path
 
     def _episode_plan(self, env) -> _Plan:
         last = self._last
-        if last is not None and last[0] is env.scenario and last[1] is env.occupied:  # the same episode's objects
-            return last[2]
+        if last is not None and last[0] is env.scenario and last[1] is env.occupied and last[2] == env.start_pose:
+            return last[3]  # the same episode's objects
         occupied = tuple(sorted(env.occupied))
         key = ("episode", self._spec_key(env.scenario), occupied)  # the simple path does not depend on the start
         found = self._plans.get(key)
         if found is None:
-            found = self._simple_for(env.scenario, env.lot, occupied) or "plan"
+            found = self._simple_plan(env.scenario, env.lot, occupied) or _PLAN_FROM_START
             self._remember(key, found)
-        if isinstance(found, str):  # "plan": this episode plans, from its start
+        if found is _PLAN_FROM_START:
             key = (*key, env.start_pose)
             found = self._plans.get(key)
             if found is None:
-                found = self._planned(env.scenario, env.lot, occupied, env.start_pose)
+                found = self._search_plan(env.scenario, env.lot, occupied, env.start_pose)
                 if found is None:  # no plan among this episode's cars: the scenario's, for want of better
                     found = self._scenario_plan(env.scenario)
                 self._remember(key, found)
-        self._last = (env.scenario, env.occupied, found)
+        self._last = (env.scenario, env.occupied, env.start_pose, found)
         return found
 
-    def _plan_for(self, spec, lot: LotGeometry, occupied: tuple[str, ...],
-                  start: tuple[float, float, float] | None = None) -> _Plan | None:
-        """The simple path if it is safe here (`_simple_for`), else a plan (`_planned`) from `start`. Raises ValueError
-        if the goal is too close to the start for this style's manoeuvre."""
-        return self._simple_for(spec, lot, occupied) or self._planned(spec, lot, occupied, start)
+    def _plan_for(self, spec, lot: LotGeometry, occupied: tuple[str, ...]) -> _Plan | None:
+        """The simple path if it is safe here (`_simple_plan`), else a plan from the start region's centre. Raises
+        ValueError if the goal is too close to the start for this style's manoeuvre."""
+        return self._simple_plan(spec, lot, occupied) or self._search_plan(spec, lot, occupied, None)
 
-    def _planned(self, spec, lot: LotGeometry, occupied: tuple[str, ...], start: tuple[float, float, float] | None
+    def _search_plan(self, spec, lot: LotGeometry, occupied: tuple[str, ...], start: tuple[float, float, float] | None
                  ) -> _Plan | None:
         """A plan from `start` (None: the start region's centre), or from the region's centre if none is found from
         there; None if neither is found."""
@@ -332,7 +337,7 @@ class ParkingExpert:
             path = planned(self.style, lot, spec.goal.bay, occupied, _start_pose(spec))
         return _Plan(path, rear_axle_path(path, CAR_LENGTH)) if path is not None else None
 
-    def _simple_for(self, spec, lot: LotGeometry, occupied: tuple[str, ...]) -> _Plan | None:
+    def _simple_plan(self, spec, lot: LotGeometry, occupied: tuple[str, ...]) -> _Plan | None:
         """The style's simple path if it fits the lot, costs the style little in other bays (SIMPLE_PATH_CROSSING),
         has room in the bay (SIMPLE_PATH_BAY_SLACK), a straight run-in (SIMPLE_PATH_RUN_IN) and keeps clear of the
         walls and these bays' cars (simple_path_clear); else None. Raises ValueError as `plan` does."""
@@ -343,8 +348,8 @@ class ParkingExpert:
         others = rect_table([b.rect for b in lot.bays if b.id != spec.goal.bay])
         crossing = self.style.other_bays_cost * float(np.diff(path.s)[points_in(path.xy[1:], others)].sum())
         slack = lot.bay(spec.goal.bay).rect.width - CAR_WIDTH
-        if (x_ok & y_ok).all() and crossing <= SIMPLE_PATH_CROSSING and slack >= SIMPLE_PATH_BAY_SLACK \
-                and run_in(path, _start_pose(spec)) >= SIMPLE_PATH_RUN_IN * self.style.lookahead \
+        if (x_ok & y_ok).all() and crossing <= SIMPLE_PATH_CROSSING and slack >= SIMPLE_PATH_BAY_SLACK - 1e-9 \
+                and straight_before_turn(path, _start_pose(spec)) >= SIMPLE_PATH_RUN_IN * self.style.lookahead \
                 and simple_path_clear(path, lot, spec.goal.bay, occupied, _start_pose(spec)):
             return _Plan(path, None)
         return None
@@ -392,7 +397,8 @@ class ParkingExpert:
 
 
 def off_plan(path: Path, x: float, y: float, heading: float, speed: float) -> bool:
-    """Is a car further than REPLAN_DISTANCE or REPLAN_HEADING from the point of the path it is nearest to? Pass the
+    """Is a car further than REPLAN_DISTANCE or REPLAN_HEADING from the point of the path nearest its pose (heading
+    weighed OFF_PLAN_HEADING_WEIGHT)? Pass the
     rear axle's path and position: its path's `car_heading` is the body heading (the centre's carries the slip angle)."""
     i = path.nearest(x, y, heading, speed, heading_weight=OFF_PLAN_HEADING_WEIGHT)
     return bool(math.hypot(path.xy[i, 0] - x, path.xy[i, 1] - y) > REPLAN_DISTANCE

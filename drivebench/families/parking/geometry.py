@@ -36,6 +36,11 @@ class LotGeometry:
     def bay(self, bay_id: str) -> Bay:
         return next(b for b in self.bays if b.id == bay_id)
 
+    def neighbours(self, bay_id: str) -> set[str]:
+        """The bays on either side of a bay in its row (ids are the row's letter and the index from the west)."""
+        row, i = bay_id[0], int(bay_id[1:])
+        return {b.id for b in self.bays if b.id[0] == row and abs(int(b.id[1:]) - i) == 1}
+
 
 WALL_THICKNESS = 1.0  # [m]
 
