@@ -33,7 +33,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="demos each agent learns from (default: 4, few on purpose)")
     p.add_argument("--preset", choices=["quick", "standard"], default="standard",
                    help="training preset (default: standard; quick is for smoke tests)")
-    p.add_argument("--seed", type=int, default=0, help="training seed")
+    p.add_argument("--seeds", type=seed_list, default=None,
+                   help="comma-separated training seeds, one agent per (algorithm, style, seed) (default: 0,1,2, "
+                        "the suite's training runs)")
     p.add_argument("--episodes", type=positive_int, default=20, help="evaluation episodes per agent (default: 20)")
     p.add_argument("--workers", type=positive_int, default=None, help="evaluation workers (default: all cores)")
     p.add_argument("--out", type=Path, default=None,
@@ -41,6 +43,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print styles.json instead of the tables")
     p.set_defaults(func=run)
     return p
+
+
+def seed_list(text: str) -> tuple[int, ...]:
+    """argparse type: comma-separated distinct whole numbers >= 0, e.g. 0,1,2."""
+    try:
+        seeds = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated whole numbers, e.g. 0,1,2; got {text!r}") from None
+    if any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"must be distinct whole numbers >= 0, e.g. 0,1,2; got {text!r}")
+    return seeds
 
 
 def run(args) -> int:
@@ -60,8 +73,8 @@ def run(args) -> int:
     hooks = hooks_for(entry.spec)  # a family without a style experiment says so before any work
     algos = tuple(a.strip() for a in args.algos.split(",") if a.strip())
     out = Path(args.out) if args.out else Path("reports") / "styles" / entry.name
-    config = StylesConfig(entry.name, algos, args.demos_per_style, args.preset, args.seed, args.episodes, out,
-                          args.workers, progress=True)
+    config = StylesConfig(entry.name, algos, args.demos_per_style, args.preset,
+                          args.seeds or StylesConfig.seeds, args.episodes, out, args.workers, progress=True)
     check_config(config)
     style_demo_sets(entry.name)  # fewer than two styles, or missing demos, fail before any work
     with tqdm(total=planned_steps(config), desc="styles", unit="step", file=sys.stderr, leave=False) as bar:
@@ -102,7 +115,7 @@ def format_report(data: dict) -> str:
     for r in [*data["experts"], *data["agents"]]:
         d = r["distances"]
         best = min(d, key=d.get)
-        rows.append({"agent": f"{r['algo']}/{r['style']}",
+        rows.append({"agent": r["label"],
                      **{s: f"{d[s]:.2f}{'*' if s == best else ' '}" for s in styles},
                      "nearest": r["nearest"], "recovered": "yes" if r["recovered"] else "no",
                      "own/expert": f"{r['own_distance_vs_expert']:.1f}x" if "own_distance_vs_expert" in r else "",
@@ -110,6 +123,14 @@ def format_report(data: dict) -> str:
                      "success": f"{r['success_rate']:.0%} [{r['success_ci'][0]:.0%}, {r['success_ci'][1]:.0%}]",
                      "completion": f"{r['route_completion']:.2f}"})
     lines.append(pd.DataFrame(rows).to_string(index=False))
+    if data["over_runs"]:
+        lines += ["", f"Over training runs (seeds {', '.join(map(str, data['seeds']))}): task success averaged over "
+                      "the runs (each run's), and the runs whose agent is nearest its own style."]
+        lines.append(pd.DataFrame([{
+            "agent": f"{r['algo']}/{r['style']}", "runs": r["runs"],
+            "success": f"{r['success_rate']:.0%} ({' / '.join(f'{v:.0%}' for v in r['per_run_success'])})",
+            "own style nearest": f"{r['recovered_runs']} of {r['runs']}",
+            "nearest per run": " / ".join(r["nearest"])} for r in data["over_runs"]]).to_string(index=False))
     c = data["classifier"]
     lines += ["", (f"Style classifier ({c['model']}): {c['cv_accuracy']:.1%} accuracy on the demonstrators "
                    f"({c['cv_folds']}-fold cross-validation).")]

@@ -2,7 +2,8 @@
 
 For a scenario with at least two expert styles, of a family with style hooks (hooks.py), `run_experiment`:
 1. loads each style's demo set (expert_data/<scenario>/<style>/) and measures every demonstrator episode's style;
-2. trains each algorithm on each style's first `demos_per_style` successful demos (few on purpose);
+2. trains each algorithm on each style's first `demos_per_style` successful demos (few on purpose), once per
+   training seed (`seeds`: a style learned by one training run and lost by the next is not learned);
 3. evaluates the learned agents, and the experts themselves as a reference, on the same evaluation seeds;
 4. compares styles: energy distances between each agent's episodes and each demonstrator style's episodes
    (compare.py), and a style classifier trained on the demonstrators (its cross-validated accuracy, then the
@@ -48,7 +49,8 @@ class StylesConfig:
     algos: tuple[str, ...] = ("bc", "gail", "airl")
     demos_per_style: int = 4
     preset: str = "standard"
-    seed: int = 0
+    seeds: tuple[int, ...] = (0, 1, 2)
+    """training seeds: one agent per (algorithm, style, seed); as suite.toml's train_seeds"""
     episodes: int = 20
     out: Path = Path("reports/styles")
     workers: int | None = None
@@ -66,16 +68,19 @@ class Row:
     agent: str
     """the agent id the harness evaluated"""
     records: list[EpisodeRecord]
+    """its evaluation episodes"""
     metrics: np.ndarray
     """(episodes, k) style metrics, in the order of the family's metric_names"""
     distances: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """(styles,) energy distance to each demonstrator style"""
     predicted: list[str] = field(default_factory=list)
     """the classifier's style for each episode"""
+    seed: int | None = None
+    """the training seed of a learned agent (None for an expert)"""
 
     @property
     def label(self) -> str:
-        return f"{self.algo}/{self.style}"
+        return f"{self.algo}/{self.style}" + ("" if self.seed is None else f"#{self.seed}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,7 +115,7 @@ class StylesResult:
             success = stats.rate_ci([rec.metrics.success for rec in r.records])
             nearest = self.styles[int(np.argmin(r.distances))]
             return {
-                "algo": r.algo, "style": r.style, "agent": r.agent,
+                "algo": r.algo, "style": r.style, "seed": r.seed, "label": r.label, "agent": r.agent,
                 "success_rate": success.value, "success_ci": [success.low, success.high],
                 "route_completion": float(np.mean([rec.metrics.route_completion for rec in r.records])),
                 "terminations": _counts([rec.metrics.termination for rec in r.records]),
@@ -130,7 +135,7 @@ class StylesResult:
                 row["own_distance_vs_expert"] = row["distances"][row["style"]] / noise[row["style"]]
         return {
             "scenario": c.scenario, "family": self.family, "styles": list(self.styles), "algos": list(c.algos),
-            "demos_per_style": c.demos_per_style, "preset": c.preset, "seed": c.seed, "episodes": c.episodes,
+            "demos_per_style": c.demos_per_style, "preset": c.preset, "seeds": list(c.seeds), "episodes": c.episodes,
             "eval_seeds": [r.seed for r in self.rows[0].records] if self.rows else [],
             "metrics": {n: METRIC_DOCS[n] for n in self.metric_names},
             "demonstrators": {s: {"episodes": len(m), "training_demo_seeds": [e.seed for e in
@@ -142,7 +147,7 @@ class StylesResult:
                        "distance": "energy distance of standardized style metrics",
                        "values": [[float(v) for v in r.distances] for r in self.rows]},
             "recovered": sum(r["recovered"] for r in learned), "learned_agents": len(learned),
-            "agents": learned,
+            "agents": learned, "over_runs": _over_runs(learned),
             "experts": [row_json(r) for r in self.rows if r.algo == "expert"],
             "classifier": {"model": "multinomial logistic regression on standardized style metrics",
                            "cv_folds": CV_FOLDS, "cv_accuracy": self.cv_accuracy,
@@ -168,6 +173,20 @@ class StylesResult:
             "checkpoints_reused": self.checkpoints_reused,
             "seconds": round(self.seconds, 1),
         }
+
+
+def _over_runs(agents: list[dict]) -> list[dict]:
+    """Per (algorithm, style), its agents over training runs: task success averaged over the runs (each run's
+    rate over its episodes) with each run's, and in how many runs the agent's own style is the nearest."""
+    out = []
+    for algo, style in dict.fromkeys((a["algo"], a["style"]) for a in agents):
+        runs = [a for a in agents if (a["algo"], a["style"]) == (algo, style)]
+        out.append({"algo": algo, "style": style, "runs": len(runs), "seeds": [a["seed"] for a in runs],
+                    "success_rate": float(np.mean([a["success_rate"] for a in runs])),
+                    "per_run_success": [a["success_rate"] for a in runs],
+                    "nearest": [a["nearest"] for a in runs],
+                    "recovered_runs": sum(a["recovered"] for a in runs)})
+    return out
 
 
 def _counts(values: list[str]) -> dict[str, int]:
@@ -205,6 +224,8 @@ def check_config(config: StylesConfig) -> None:
                               f"use a comma-separated list of {', '.join(ALGORITHMS)}")
     if config.demos_per_style < 1 or config.episodes < 1:
         raise DrivebenchError("--demos-per-style and --episodes must be at least 1")
+    if not config.seeds or len(set(config.seeds)) != len(config.seeds):
+        raise DrivebenchError(f"--seeds must name distinct training seeds, e.g. 0,1,2; got {config.seeds}")
     for algo in config.algos:
         presets.load_preset(algo, config.preset, registry.get(config.scenario).family)  # a bad preset fails here
 
@@ -234,27 +255,28 @@ def run_experiment(config: StylesConfig, step: Callable[[str, int], None] = lamb
             metric_vector(style_metrics(e.poses, e.signals, dt, episode_geometry(spec, e.seed)), names)
             for e in episodes])
 
-    # Train (or reuse) each algorithm on each style's few demos.
+    # Train (or reuse) each algorithm on each style's few demos, once per training seed.
     agents, reused = {}, []
-    for algo in config.algos:  # GAIL and AIRL start from the BC agent of their style (trained by the first to need it)
-        for style in styles:
-            out = Path(config.out) / "agents" / f"{algo}-{style}"
-            step(f"train {algo} on {style}", 0)
-            if _reusable(out, algo, entry, config, folders[style]):
-                reused.append(str(out))
-            else:
-                train(algo, entry.name, out=out, demos=folders[style], preset=config.preset, seed=config.seed,
-                      overrides={"demos": config.demos_per_style}, progress=False,
-                      warm_start=Path(config.out) / "agents" / f"bc-{style}"
-                      if algo in ADVERSARIAL and "bc" in config.algos else None)
-            agents[(algo, style)] = str(out)
-            step(f"trained {algo} on {style}", 1)
+    for seed in config.seeds:
+        for algo in config.algos:  # GAIL and AIRL start from the BC agent of their style and seed
+            for style in styles:
+                out = agent_folder(config, algo, style, seed)
+                step(f"train {algo} on {style} (seed {seed})", 0)
+                if _reusable(out, algo, entry, config, folders[style], seed):
+                    reused.append(str(out))
+                else:
+                    train(algo, entry.name, out=out, demos=folders[style], preset=config.preset, seed=seed,
+                          overrides={"demos": config.demos_per_style}, progress=False,
+                          warm_start=agent_folder(config, "bc", style, seed)
+                          if algo in ADVERSARIAL and "bc" in config.algos else None)
+                agents[(algo, style, seed)] = str(out)
+                step(f"trained {algo} on {style} (seed {seed})", 1)
 
     # Evaluate the learned agents and the experts on the same seeds, in one pool of workers.
     step("evaluate", 0)
     seeds = eval_seeds(config.episodes)
     requests = {key: Request(agent, entry.name) for key, agent in agents.items()}
-    requests.update({("expert", s): Request(f"expert:{s}", entry.name) for s in styles})
+    requests.update({("expert", s, None): Request(f"expert:{s}", entry.name) for s in styles})
     records = evaluate_many(list(requests.values()), seeds=seeds, workers=config.workers, db=None,
                             progress=config.progress)
     step("evaluated", 1)
@@ -263,19 +285,20 @@ def run_experiment(config: StylesConfig, step: Callable[[str, int], None] = lamb
     standardize = compare.Standardizer.fit(np.vstack(list(demo_metrics.values())), names)
     x = np.vstack(list(demo_metrics.values()))
     labels = [s for s in styles for _ in demo_metrics[s]]
-    cv = compare.cross_validated_accuracy(x, labels, names, folds=CV_FOLDS, seed=config.seed)
+    cv = compare.cross_validated_accuracy(x, labels, names, folds=CV_FOLDS, seed=config.seeds[0])
     classifier = compare.fit_classifier(x, labels, names)
     reference = {s: standardize(m) for s, m in demo_metrics.items()}
     rows = []
-    for (algo, style), request in requests.items():
+    for (algo, style, seed), request in requests.items():
         recs = records[request]
         m = np.array([metric_vector(style_metrics(r.trajectory.poses, r.trajectory.signals, dt,
                                                   episode_geometry(spec, r.seed)), names) for r in recs])
         z = standardize(m)
         rows.append(Row(algo, style, request.agent, recs, m,
                         np.array([compare.energy_distance(z, reference[s]) for s in styles]),
-                        classifier.predict(m)))
-    rows.sort(key=lambda r: (r.algo != "expert", _order(r.algo, config.algos), styles.index(r.style)))
+                        classifier.predict(m), seed))
+    rows.sort(key=lambda r: (r.algo != "expert", _order(r.algo, config.algos), styles.index(r.style),
+                             r.seed or 0))
 
     # Linear IRL from each style's training demos, with one library rolled out from their start states.
     training = {s: demos[s][: config.demos_per_style] for s in styles}
@@ -298,7 +321,7 @@ def planned_steps(config: StylesConfig) -> int:
     entry = registry.get(config.scenario)
     styles = len(experts_for(entry.spec))
     grid = _grid(hooks_for(entry.spec), config)
-    return len(config.algos) * styles + 1 + len(linear_irl.candidate_styles(entry.spec, grid))
+    return len(config.algos) * styles * len(config.seeds) + 1 + len(linear_irl.candidate_styles(entry.spec, grid))
 
 
 def _grid(hooks: StyleHooks, config: StylesConfig):
@@ -310,7 +333,12 @@ def _order(algo: str, algos: tuple[str, ...]) -> int:
     return algos.index(algo) if algo in algos else -1
 
 
-def _reusable(out: Path, algo: str, entry, config: StylesConfig, demos: Path) -> bool:
+def agent_folder(config: StylesConfig, algo: str, style: str, seed: int) -> Path:
+    """Where the agent of (algorithm, style, training seed) is kept: out/agents/<algo>-<style>-<seed>."""
+    return Path(config.out) / "agents" / f"{algo}-{style}-{seed}"
+
+
+def _reusable(out: Path, algo: str, entry, config: StylesConfig, demos: Path, seed: int) -> bool:
     """Does `out` hold a checkpoint of exactly this training run (its recorded train_key: settings, scenario,
     demos, seed and the training code, agents/train.train_key)?"""
     if not checkpoints.is_checkpoint(out):
@@ -319,5 +347,5 @@ def _reusable(out: Path, algo: str, entry, config: StylesConfig, demos: Path) ->
         saved = checkpoints.read_config(out)
     except DrivebenchError:
         return False
-    return saved.get("train_key") == train_key(algo, entry.name, preset=config.preset, seed=config.seed, demos=demos,
+    return saved.get("train_key") == train_key(algo, entry.name, preset=config.preset, seed=seed, demos=demos,
                                                overrides={"demos": config.demos_per_style})

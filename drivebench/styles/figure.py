@@ -1,5 +1,6 @@
 """Figures of the style experiment: one row per demonstrator style, its demos then each algorithm's learned
-agent, trajectories drawn on the scenario's geometry. PNG files, matplotlib's Agg backend.
+agents (every training run's episodes in one cell), trajectories drawn on the scenario's geometry. PNG files,
+matplotlib's Agg backend.
 
 What a cell shows is the family's (its style hooks: `draw_scene`, `draw_path`, `legend`, the cell size); e.g.
 parking draws the lot and colours reversing, curves draw the road and colour by speed. A family's further
@@ -30,11 +31,13 @@ def cells(result) -> list[tuple[str, str, list[tuple[np.ndarray, dict, bool]]]]:
         demos = result.demos[style][:n]
         out.append((style, f"{style} demos ({len(demos)})", [(e.poses, e.signals, e.success) for e in demos]))
         for algo in result.config.algos:
-            row = next(r for r in result.learned if r.algo == algo and r.style == style)
-            success = np.mean([rec.metrics.success for rec in row.records])
-            nearest = result.styles[int(np.argmin(row.distances))]
-            out.append((style, f"{algo}: {success:.0%} arrive, nearest {nearest}",
-                        [(rec.trajectory.poses, rec.trajectory.signals, rec.metrics.success) for rec in row.records]))
+            runs = [r for r in result.learned if r.algo == algo and r.style == style]
+            success = [np.mean([rec.metrics.success for rec in r.records]) for r in runs]
+            own = sum(result.styles[int(np.argmin(r.distances))] == style for r in runs)
+            per_run = f" ({' / '.join(f'{v:.0%}' for v in success)})" if len(runs) > 1 else ""
+            out.append((style, f"{algo}: {np.mean(success):.0%} arrive{per_run}, own style nearest {own}/{len(runs)}",
+                        [(rec.trajectory.poses, rec.trajectory.signals, rec.metrics.success)
+                         for r in runs for rec in r.records]))
     return out
 
 
@@ -59,7 +62,8 @@ def styles_figure(result, path: Path) -> Path:
         ax.set_ylabel(style, fontsize=10, fontweight="bold")
     hooks.legend(fig, axes, speed_max)
     fig.suptitle(f"{result.config.scenario}: demos ({result.config.demos_per_style} per style) and learned agents "
-                 f"({result.config.preset} preset, {result.config.episodes} episodes)", fontsize=10)
+                 f"({result.config.preset} preset, {len(result.config.seeds)} training runs x {result.config.episodes} "
+                 "episodes)", fontsize=10)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")

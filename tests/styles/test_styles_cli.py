@@ -21,18 +21,25 @@ def test_defaults():
     args = parse([])
     assert (args.scenario, args.algos, args.demos_per_style, args.preset, args.episodes) == (
         "parking-styles", "bc,gail,airl", 4, "standard", 20)
-    assert args.func is run and args.out is None and not args.json
-    with pytest.raises(SystemExit):
-        parse(["--preset", "huge"])
-    with pytest.raises(SystemExit):
-        parse(["--episodes", "0"])
+    assert args.func is run and args.out is None and not args.json and args.seeds is None
+    assert parse(["--seeds", "0,2"]).seeds == (0, 2)
+    for bad in (["--preset", "huge"], ["--episodes", "0"], ["--seeds", "0,0"], ["--seeds", "a"], ["--seeds", "-1"]):
+        with pytest.raises(SystemExit):
+            parse(bad)
+
+
+def test_the_default_training_runs_are_the_suites():
+    from drivebench.leaderboard import official_suite
+    from drivebench.styles.experiment import StylesConfig
+
+    assert StylesConfig.seeds == official_suite().train_seeds
 
 
 @pytest.fixture(scope="module")
 def quick_parking(tmp_path_factory):
     out = tmp_path_factory.mktemp("styles") / "parking"
     args = parse(["--preset", "quick", "--algos", "bc", "--episodes", "3", "--demos-per-style", "2",
-                  "--workers", "1", "--out", str(out)])
+                  "--seeds", "0,1", "--workers", "1", "--out", str(out)])
     assert run(args) == 0
     return out, json.loads((out / "styles.json").read_text())
 
@@ -45,8 +52,9 @@ def test_quick_run_writes_the_matrix_and_every_number(quick_parking, capsys):
             "metrics", "figures", "recovered", "learned_agents", "eval_seeds"} <= set(data)
     matrix = data["matrix"]
     assert matrix["columns"] == styles
-    assert matrix["rows"] == [f"expert/{s}" for s in styles] + [f"bc/{s}" for s in styles]
-    assert len(matrix["values"]) == 6 and all(len(row) == 3 and min(row) >= 0 for row in matrix["values"])
+    assert data["seeds"] == [0, 1]
+    assert matrix["rows"] == [f"expert/{s}" for s in styles] + [f"bc/{s}#{k}" for s in styles for k in (0, 1)]
+    assert len(matrix["values"]) == 9 and all(len(row) == 3 and min(row) >= 0 for row in matrix["values"])
     assert len(data["eval_seeds"]) == 3 and data["eval_seeds"][0] >= 1_000_000  # evaluation seeds, not demo seeds
     for row in data["experts"]:  # the demonstrators themselves are nearest their own style
         assert row["recovered"] and row["success_rate"] == 1.0
@@ -57,7 +65,14 @@ def test_quick_run_writes_the_matrix_and_every_number(quick_parking, capsys):
         assert sum(row["classified"].values()) == pytest.approx(1.0)
         assert len(row["episode_metrics"]) == 3 and len(row["episode_metrics"][0]) == len(data["metrics"])
         assert row["own_distance_vs_expert"] > 0
-    assert data["learned_agents"] == 3 and 0 <= data["recovered"] <= 3
+    assert data["learned_agents"] == 6 and 0 <= data["recovered"] <= 6
+    assert [(r["style"], r["runs"], r["seeds"]) for r in data["over_runs"]] == [(s, 2, [0, 1]) for s in styles]
+    for summary in data["over_runs"]:  # each (algorithm, style) over its runs: the mean of the runs' own figures
+        runs = [a for a in data["agents"] if (a["algo"], a["style"]) == (summary["algo"], summary["style"])]
+        assert summary["per_run_success"] == [a["success_rate"] for a in runs]
+        assert summary["success_rate"] == pytest.approx(sum(summary["per_run_success"]) / 2)
+        assert summary["nearest"] == [a["nearest"] for a in runs]
+        assert summary["recovered_runs"] == sum(a["recovered"] for a in runs)
     assert data["classifier"]["cv_accuracy"] > 0.9
     irl = data["linear_irl"]
     assert set(irl["styles"]) == set(styles)
@@ -66,18 +81,20 @@ def test_quick_run_writes_the_matrix_and_every_number(quick_parking, capsys):
         assert r["gap_per_iteration"][-1] < r["gap_per_iteration"][0]
     assert irl["styles"]["reverse"]["weights"]["reversing"] > irl["styles"]["tidy"]["weights"]["reversing"]
     assert (out / "styles.png").stat().st_size > 10_000
-    assert (out / "agents" / "bc-tidy" / "agent.json").exists()
+    assert (out / "agents" / "bc-tidy-0" / "agent.json").exists() and (out / "agents" / "bc-tidy-1").is_dir()
     text = format_report(data)
-    assert "expert/tidy" in text and "bc/shortcut" in text and "Style classifier" in text and "reversing" in text
+    assert "expert/tidy" in text and "bc/shortcut#1" in text and "Style classifier" in text and "reversing" in text
+    assert "Over training runs (seeds 0, 1)" in text
 
 
 def test_a_second_run_reuses_the_checkpoints(quick_parking):
     out, _ = quick_parking
     args = parse(["--preset", "quick", "--algos", "bc", "--episodes", "1", "--demos-per-style", "2",
-                  "--workers", "1", "--out", str(out), "--json"])
+                  "--seeds", "1", "--workers", "1", "--out", str(out), "--json"])
     assert run(args) == 0
     data = json.loads((out / "styles.json").read_text())
-    assert len(data["checkpoints_reused"]) == 3 and data["episodes"] == 1
+    assert len(data["checkpoints_reused"]) == 3 and data["episodes"] == 1 and data["seeds"] == [1]
+    assert all(path.endswith("-1") for path in data["checkpoints_reused"])
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -114,7 +131,7 @@ def test_stale_style_demos_are_refused_naming_the_command(tmp_path, monkeypatch,
 def test_quick_run_on_a_curve(tmp_path, capsys):
     out = tmp_path / "curve"
     args = parse(["--scenario", "curve-s-bend", "--preset", "quick", "--algos", "bc", "--episodes", "2",
-                  "--demos-per-style", "2", "--workers", "1", "--out", str(out)])
+                  "--demos-per-style", "2", "--seeds", "0", "--workers", "1", "--out", str(out)])
     assert run(args) == 0
     data = json.loads((out / "styles.json").read_text())
     assert data["family"] == "curve" and data["styles"] == ["cautious", "sporty"]
