@@ -17,9 +17,13 @@ def _table() -> dict:
     return tomllib.loads(PRESETS_FILE.read_text())
 
 
+FEW_DEMOS = "few_demos"
+"""The sub-table of a preset that applies to runs on few demos (see `resolve`), not a family's."""
+
+
 def load_preset(algo: str, preset: str, family: str) -> dict:
     """The hyperparameters of `algo` under `preset` for a scenario `family`: the preset's keys, then its sub-table
-    named after the family (a family's section; any sub-table is one) overrides them."""
+    named after the family (a family's section) overrides them."""
     table = _table()
     if algo not in table:
         raise DrivebenchError(f"unknown algorithm {algo!r}; known: {', '.join(table)}")
@@ -27,6 +31,21 @@ def load_preset(algo: str, preset: str, family: str) -> dict:
         raise DrivebenchError(f"{algo} has no preset {preset!r}; known: {', '.join(table[algo])}")
     base = table[algo][preset]
     return {**{k: v for k, v in base.items() if not isinstance(v, dict)}, **base.get(family, {})}
+
+
+def resolve(algo: str, preset: str, family: str, overrides: dict | None = None) -> dict:
+    """The hyperparameters of one training run: `load_preset`'s; then, if the run learns from at most the preset's
+    `few_demos_max` demos (`overrides`' count, or the preset's), its `few_demos` sub-table (a recipe tuned for a
+    handful of demos); then `overrides`, which always win. DrivebenchError for an override the preset lacks."""
+    hp = load_preset(algo, preset, family)
+    overrides = overrides or {}
+    unknown = set(overrides) - set(hp)
+    if unknown:
+        raise DrivebenchError(f"{algo} has no hyperparameter {', '.join(sorted(unknown))}; it has {', '.join(hp)}")
+    few = _table()[algo][preset].get(FEW_DEMOS)
+    if few and overrides.get("demos", hp["demos"]) <= hp["few_demos_max"]:
+        hp.update(few)
+    return {**hp, **overrides}
 
 
 def most_demos(preset: str, family: str) -> int:

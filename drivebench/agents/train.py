@@ -83,7 +83,7 @@ def train_key(algo: str, scenario: str, *, preset: str = "standard", seed: int =
     entry = registry.get(scenario)
     manifest = store.read_manifest(Path(demos) if demos else default_demos(entry.name))
     expert = get_expert(manifest["expert"]["id"])
-    hp = {**presets.load_preset(algo, preset, entry.family), **(overrides or {})}
+    hp = presets.resolve(algo, preset, entry.family, overrides)
     env_module = families.get(entry.family).env_class.__module__
     content = {"algo": algo, "hyperparameters": hp, "scenario_hash": entry.hash, "seed": seed,
                "demos": manifest["files"][store.DATA_FILE]["sha256"],
@@ -137,11 +137,7 @@ def _fit(algo: str, scenario: str, *, demos: str | Path | None, preset: str, see
         extra = {"reward_net": net}
         reward_source = {"path": str(reward_from), "agent_hash": checkpoints.agent_hash(reward_from),
                          "scenario": source["scenario"]}
-    hp = presets.load_preset(algo, preset, entry.family)
-    unknown = set(overrides or {}) - set(hp)
-    if unknown:
-        raise DrivebenchError(f"{algo} has no hyperparameter {', '.join(sorted(unknown))}; it has {', '.join(hp)}")
-    hp = {**hp, **(overrides or {})}
+    hp = presets.resolve(algo, preset, entry.family, overrides)
     demo_path = Path(demos) if demos else default_demos(entry.name)
     demo_set = store.load(demo_path)
     if not demo_set.has_actions:

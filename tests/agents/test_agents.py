@@ -213,6 +213,27 @@ def test_presets_are_data_with_family_overrides(monkeypatch, tmp_path):
         presets._table.cache_clear()
 
 
+def test_a_preset_has_a_recipe_for_few_demos(monkeypatch, tmp_path):
+    """`few_demos` applies to a run on at most `few_demos_max` demos (the preset's count or the run's), after the
+    family's table and before the run's own overrides."""
+    table = tmp_path / "presets.toml"
+    table.write_text('[gail.quick]\ndemos = 50\nfew_demos_max = 4\nlr = 1.0\nbc = 1.0\n[gail.quick.parking]\n'
+                     'lr = 2.0\n[gail.quick.few_demos]\nlr = 3.0\nbc = 0.1\n')
+    monkeypatch.setattr(presets, "PRESETS_FILE", table)
+    presets._table.cache_clear()
+    try:
+        assert presets.resolve("gail", "quick", "parking") == {"demos": 50, "few_demos_max": 4, "lr": 2.0, "bc": 1.0}
+        assert presets.resolve("gail", "quick", "parking", {"demos": 5})["lr"] == 2.0
+        assert presets.resolve("gail", "quick", "parking", {"demos": 4}) == {
+            "demos": 4, "few_demos_max": 4, "lr": 3.0, "bc": 0.1}
+        assert presets.resolve("gail", "quick", "curve", {"demos": 1, "bc": 0.5}) == {
+            "demos": 1, "few_demos_max": 4, "lr": 3.0, "bc": 0.5}
+        with pytest.raises(DrivebenchError, match="no hyperparameter nope"):
+            presets.resolve("gail", "quick", "curve", {"nope": 1})
+    finally:
+        presets._table.cache_clear()
+
+
 def test_train_rejects_bad_input(tmp_path):
     with pytest.raises(DrivebenchError, match="unknown algorithm"):
         train("sac", "curve-gentle", out=tmp_path / "x", preset="quick")
