@@ -8,7 +8,8 @@ disjoint from the official ones, so that a variant chosen here is not fitted to 
 official` for the official ones), and prints per-seed
 success, crash and stuck counts and the driving score, then the mean over seeds. Each variant's bc row is its warm
 start alone (the `bc` agent with the variant's demos and network, which GAIL and AIRL start from): what its adversarial
-phase starts from and must keep.
+phase starts from and must keep. A variant on few demos takes the preset's few-demo recipe where it has one
+(GAIL's, up to `few_demos_max` demos: presets.resolve) unless it sets `"few_demos_max": 0`.
 
 Resumable: checkpoints are kept in `--out/<variant>/<scenario>/<algo>-<seed>` with their training key, and episodes in
 `--out/results.db`.

@@ -1,7 +1,8 @@
 """Data efficiency: success rate against the number of demos, per algorithm and scenario, over training seeds.
 
 For every (scenario, algorithm, number of demos, training seed) it trains with `--preset` and the demo count
-overridden, scores the agent in distribution on `--episodes` evaluation seeds, and reports the mean success
+overridden (a preset's few-demo recipe, e.g. GAIL's, applies at counts up to its `few_demos_max`: presets.resolve),
+scores the agent in distribution on `--episodes` evaluation seeds, and reports the mean success
 over training seeds with a 95% bootstrap interval across them. The demos are the first N of a demo set of
 max(N) episodes recorded on demo seeds 0, 1, ... (so the default 20-episode sets are a prefix of it). Writes a
 CSV and a plot (one panel per scenario, one line per algorithm) to `--out`.

@@ -6,7 +6,8 @@ Every stage is keyed by content, so running again redoes only what changed:
 - every (algorithm, scenario) is trained once per training seed of the suite (suite.toml `train_seeds`; a smoke
   run: the first SMOKE_TRAIN_RUNS), on the suite's `demos` per scenario (the same for every algorithm), and the
   algorithm's entry holds one agent per (scenario, run); the few-demo condition (`few_demos`, standard runs only)
-  trains each again on that many demos, as the entry `<algo>-<few_demos>demos`;
+  trains each again on that many demos, as the entry `<algo>-<few_demos>demos` (with the preset's few-demo recipe
+  where it has one: agents/presets.resolve);
 - a training run's checkpoint lives in `runs/agents/<preset>/<scenario>/<algo>-<key>`, where the key
   (agents/train.train_key) covers everything the result depends on (algorithm, resolved hyperparameters,
   scenario spec, demo data, seed and the code key of the training closure: the agents' code, the env, the

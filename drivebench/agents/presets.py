@@ -1,4 +1,5 @@
-"""Presets: hyperparameters as data (presets.toml), looked up by algorithm, preset and scenario family."""
+"""Presets: hyperparameters as data (presets.toml), looked up by algorithm, preset and scenario family, and for a run
+on few demos a preset's `few_demos` recipe (`resolve`)."""
 from __future__ import annotations
 
 import tomllib
@@ -35,16 +36,23 @@ def load_preset(algo: str, preset: str, family: str) -> dict:
 
 def resolve(algo: str, preset: str, family: str, overrides: dict | None = None) -> dict:
     """The hyperparameters of one training run: `load_preset`'s; then, if the run learns from at most the preset's
-    `few_demos_max` demos (`overrides`' count, or the preset's), its `few_demos` sub-table (a recipe tuned for a
-    handful of demos); then `overrides`, which always win. DrivebenchError for an override the preset lacks."""
+    `few_demos_max` demos (both as `overrides` give them, or the preset's), its `few_demos` sub-table (a recipe
+    tuned for a handful of demos; `few_demos_max = 0` in `overrides` keeps the preset's own); then `overrides`, which
+    always win. DrivebenchError for an override the preset lacks, or a `few_demos` table with a key it lacks."""
     hp = load_preset(algo, preset, family)
     overrides = overrides or {}
     unknown = set(overrides) - set(hp)
     if unknown:
         raise DrivebenchError(f"{algo} has no hyperparameter {', '.join(sorted(unknown))}; it has {', '.join(hp)}")
     few = _table()[algo][preset].get(FEW_DEMOS)
-    if few and overrides.get("demos", hp["demos"]) <= hp["few_demos_max"]:
-        hp.update(few)
+    if few:
+        unknown = set(few) - set(hp)
+        if unknown or "few_demos_max" not in hp:
+            raise DrivebenchError(f"{PRESETS_FILE}: [{algo}.{preset}.{FEW_DEMOS}] needs `few_demos_max` in "
+                                  f"[{algo}.{preset}] and only its keys; unknown: {', '.join(sorted(unknown)) or '-'}")
+        run = {**hp, **overrides}
+        if run["demos"] <= run["few_demos_max"]:  # few_demos_max = 0 in overrides: the preset's own recipe
+            hp.update(few)
     return {**hp, **overrides}
 
 

@@ -228,10 +228,33 @@ def test_a_preset_has_a_recipe_for_few_demos(monkeypatch, tmp_path):
             "demos": 4, "few_demos_max": 4, "lr": 3.0, "bc": 0.1}
         assert presets.resolve("gail", "quick", "curve", {"demos": 1, "bc": 0.5}) == {
             "demos": 1, "few_demos_max": 4, "lr": 3.0, "bc": 0.5}
+        assert presets.resolve("gail", "quick", "curve", {"demos": 4, "few_demos_max": 0})["lr"] == 1.0
+        assert presets.resolve("gail", "quick", "curve", {"demos": 8, "few_demos_max": 10})["lr"] == 3.0
         with pytest.raises(DrivebenchError, match="no hyperparameter nope"):
             presets.resolve("gail", "quick", "curve", {"nope": 1})
+        table.write_text('[gail.quick]\ndemos = 4\nfew_demos_max = 4\n[gail.quick.few_demos]\nbc_los = 0.1\n')
+        presets._table.cache_clear()
+        with pytest.raises(DrivebenchError, match="unknown: bc_los"):
+            presets.resolve("gail", "quick", "curve")
     finally:
         presets._table.cache_clear()
+
+
+def test_the_few_demo_condition_gets_the_few_demo_recipe():
+    """The suite's few-demo count is within GAIL's few_demos_max and its standard count is not, on every family:
+    `gail-4demos` trains with the recipe, `gail` without it, and the training key says which."""
+    from drivebench.leaderboard import official_suite
+    from drivebench.agents.train import train_key
+
+    suite = official_suite()
+    recipe = presets._table()["gail"]["standard"][presets.FEW_DEMOS]
+    for family in ("curve", "parking"):
+        few = presets.resolve("gail", "standard", family, {"demos": suite.few_demos})
+        standard = presets.resolve("gail", "standard", family, {"demos": suite.demos})
+        assert all(few[k] == v for k, v in recipe.items())
+        assert standard == {**presets.load_preset("gail", "standard", family), "demos": suite.demos}
+    assert train_key("gail", "parking-empty", demos=None, overrides={"demos": 4}) != train_key(
+        "gail", "parking-empty", overrides={"demos": 4, "few_demos_max": 0})
 
 
 def test_train_rejects_bad_input(tmp_path):

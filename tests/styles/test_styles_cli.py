@@ -81,7 +81,11 @@ def test_quick_run_writes_the_matrix_and_every_number(quick_parking, capsys):
         assert r["gap_per_iteration"][-1] < r["gap_per_iteration"][0]
     assert irl["styles"]["reverse"]["weights"]["reversing"] > irl["styles"]["tidy"]["weights"]["reversing"]
     assert (out / "styles.png").stat().st_size > 10_000
-    assert (out / "agents" / "bc-tidy-0" / "agent.json").exists() and (out / "agents" / "bc-tidy-1").is_dir()
+    from drivebench.agents import checkpoints
+
+    runs = [out / "agents" / f"bc-tidy-{seed}" for seed in (0, 1)]
+    assert [checkpoints.read_config(run)["seed"] for run in runs] == [0, 1]  # each run trained with its own seed
+    assert checkpoints.agent_hash(runs[0]) != checkpoints.agent_hash(runs[1])
     text = format_report(data)
     assert "expert/tidy" in text and "bc/shortcut#1" in text and "Style classifier" in text and "reversing" in text
     assert "Over training runs (seeds 0, 1)" in text
