@@ -34,8 +34,8 @@ def cells(result) -> list[tuple[str, str, list[tuple[np.ndarray, dict, bool]]]]:
             runs = [r for r in result.learned if r.algo == algo and r.style == style]
             success = [np.mean([rec.metrics.success for rec in r.records]) for r in runs]
             own = sum(result.styles[int(np.argmin(r.distances))] == style for r in runs)
-            per_run = f" ({' / '.join(f'{v:.0%}' for v in success)})" if len(runs) > 1 else ""
-            out.append((style, f"{algo}: {np.mean(success):.0%} arrive{per_run}, own style nearest {own}/{len(runs)}",
+            per_run = f"\nruns: {' / '.join(f'{v:.0%}' for v in success)}" if len(runs) > 1 else ""
+            out.append((style, f"{algo}: {np.mean(success):.0%} arrive, own style nearest {own}/{len(runs)}{per_run}",
                         [(rec.trajectory.poses, rec.trajectory.signals, rec.metrics.success)
                          for r in runs for rec in r.records]))
     return out
