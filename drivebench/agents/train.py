@@ -74,8 +74,8 @@ def global_random_states_kept():
 def train_key(algo: str, scenario: str, *, preset: str = "standard", seed: int = 0, demos: str | Path | None = None,
               overrides: dict | None = None, reward_from: str | Path | None = None) -> str:
     """The content key of a training run's result (core/keys.py): the algorithm, its resolved hyperparameters
-    (the preset's, with its few-demo recipe where it applies and `overrides`: presets.resolve), the scenario spec's hash, the demo data's sha256 (`demos`, default the
-    scenario's default set), the seed, the learned reward's weights for ppo (`reward_from`), the code key of
+    (presets.resolve: the preset's, its few-demo recipe where it applies, `overrides`), the scenario spec's hash,
+    the demo data's sha256 (`demos`, default the scenario's default set), the seed, the learned reward's weights for ppo (`reward_from`), the code key of
     the training closure: this module's imports (the agents' code), the env class `train` builds and the demos'
     expert, and the installed versions of the learning libraries (LEARNING_PACKAGES). `train` records it in
     agent.json (`train_key`; None for a run its callback stopped early); the pipeline names checkpoint folders by
