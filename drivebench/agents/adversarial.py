@@ -196,6 +196,9 @@ def fit(*, kind: str, demos, make_env, expert, hp: dict, rng: np.random.Generato
     if hp["warm_start_bc"]:  # its budget is this run's too: gradient steps and wall time
         generator.policy.load_state_dict(warm_start.policy.state_dict())
         bc_steps, warm_seconds = warm_start.usage.gradient_steps, warm_start.usage.wall_time
+    if hp["generator_action_std"]:  # PPO's rollouts stray this far from the mean action, not BC's ~0.08
+        with torch.no_grad():
+            generator.policy.log_std.fill_(math.log(hp["generator_action_std"]))
     if hp["bc_loss_weight"]:
         add_bc_loss(generator, common.transitions(demos), hp["batch_size"], hp["bc_loss_weight"], rng)
     net = reward_net(kind, venv.observation_space, venv.action_space, hp["disc_use_action"])

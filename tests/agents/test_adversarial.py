@@ -125,6 +125,23 @@ def test_a_quick_run_with_every_option_on_trains_and_saves(algo, tmp_path):
     assert (result.out / "agent.json").is_file() and result.usage.env_steps == 512
 
 
+def test_the_generator_explores_with_the_action_std_asked_for_from_its_bc_start(tmp_path):
+    """generator_action_std replaces the BC start's action std (the mean actions stay the BC agent's): after the
+    critic's warm-up round, where the actor is frozen, the policy's std is the one asked for."""
+    seen = []
+
+    def std_after_each_round(progress):
+        seen.append(torch.exp(progress.policy.log_std.detach()).tolist())
+
+    bc_start = train("bc", SCENARIO, out=tmp_path / "bc", preset="quick", seed=0, progress=False)
+    train("gail", SCENARIO, out=tmp_path / "gail", preset="quick", seed=0, progress=False, warm_start=tmp_path / "bc",
+          overrides={"generator_action_std": 0.3, "critic_warmup_rounds": 1, "env_steps": 512},
+          callback=std_after_each_round)
+    assert seen[0] == pytest.approx([0.3, 0.3], abs=1e-6)
+    bc_std = torch.exp(checkpoints.load_policy(bc_start.out)[0].log_std).tolist()
+    assert all(abs(s - 0.3) > 0.05 for s in bc_std)  # not BC's own std by chance
+
+
 def test_gail_starts_from_the_bc_agent_of_its_seed_and_demos_whether_trained_here_or_read(tmp_path):
     """The warm start is the `bc` agent of the same preset, demos and seed: trained in the run (and saved where the
     pipeline's bc job would put it), or read from there. Either way the GAIL run is the same bit for bit, and the
