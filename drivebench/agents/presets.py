@@ -2,6 +2,7 @@
 on few demos a preset's `few_demos` recipe (`resolve`)."""
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import fields
 from functools import lru_cache
@@ -20,6 +21,22 @@ def _table() -> dict:
 
 FEW_DEMOS = "few_demos"
 """The sub-table of a preset that applies to runs on few demos (see `resolve`), not a family's."""
+
+
+BOUNDS = {
+    # key: (lowest, highest, whether the lowest itself is allowed, what the key means at its bound)
+    "generator_action_std": (0.0, math.inf, True, "0 keeps the BC warm start's std"),
+    "learning_rate": (0.0, math.inf, False, "a step size"),
+    "ppo_learning_rate": (0.0, math.inf, False, "a step size"),
+    "disc_learning_rate": (0.0, math.inf, False, "a step size"),
+    "gamma": (0.0, 1.0, False, "a discount"),
+    "gae_lambda": (0.0, 1.0, True, "GAE's lambda"),
+    "clip_range": (0.0, math.inf, False, "PPO's clip range"),
+    "target_kl": (0.0, math.inf, True, "0 never stops PPO's epochs"),
+    "bc_loss_weight": (0.0, math.inf, True, "0 drops the BC term"),
+    "ent_coef": (0.0, math.inf, True, "0: no entropy bonus"),
+}
+"""Ranges of the hyperparameters whose bad value would otherwise fail deep in training, or not at all."""
 
 
 def load_preset(algo: str, preset: str, family: str) -> dict:
@@ -53,7 +70,22 @@ def resolve(algo: str, preset: str, family: str, overrides: dict | None = None) 
         run = {**hp, **overrides}
         if run["demos"] <= run["few_demos_max"]:  # few_demos_max = 0 in overrides: the preset's own recipe
             hp.update(few)
-    return {**hp, **overrides}
+    hp = {**hp, **overrides}
+    for key, (low, high, low_ok, meaning) in BOUNDS.items():
+        if key in hp:
+            _check(algo, preset, key, hp[key], low, high, low_ok, meaning, "overrides" if key in overrides else None)
+    return hp
+
+
+def _check(algo: str, preset: str, key: str, value, low: float, high: float, low_ok: bool, meaning: str,
+           source: str | None) -> None:
+    """DrivebenchError naming the key, where its value came from and the range it must be in."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if number and math.isfinite(value) and (low <= value if low_ok else low < value) and value <= high:
+        return
+    where = f"the run's {source}" if source else f"{PRESETS_FILE} ([{algo}.{preset}] or its sub-tables)"
+    bound = f"{'>=' if low_ok else '>'} {low:g}" + (f" and <= {high:g}" if high < math.inf else "")
+    raise DrivebenchError(f"{where}: {key} = {value!r}, but it must be a number {bound} ({meaning})")
 
 
 def most_demos(preset: str, family: str) -> int:

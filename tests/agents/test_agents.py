@@ -240,6 +240,27 @@ def test_a_preset_has_a_recipe_for_few_demos(monkeypatch, tmp_path):
         presets._table.cache_clear()
 
 
+def test_a_hyperparameter_out_of_range_is_named_with_where_it_came_from(monkeypatch, tmp_path):
+    """A negative action std (or a discount above 1...) fails in resolve, naming the key, its source and its range,
+    not deep in training (math.log's "math domain error")."""
+    with pytest.raises(DrivebenchError, match=r"overrides: generator_action_std = -0.3, but it must be a number >= 0"):
+        presets.resolve("gail", "quick", "parking", {"generator_action_std": -0.3})
+    with pytest.raises(DrivebenchError, match=r"gamma = 1.5, but it must be a number > 0 and <= 1"):
+        presets.resolve("airl", "quick", "curve", {"gamma": 1.5})
+    with pytest.raises(DrivebenchError, match=r"ppo_learning_rate = 'fast'"):
+        presets.resolve("gail", "quick", "curve", {"ppo_learning_rate": "fast"})
+    assert presets.resolve("gail", "quick", "curve", {"generator_action_std": 0})["generator_action_std"] == 0
+    table = tmp_path / "presets.toml"
+    table.write_text('[gail.quick]\ndemos = 4\ngenerator_action_std = -1.0\n')
+    monkeypatch.setattr(presets, "PRESETS_FILE", table)
+    presets._table.cache_clear()
+    try:
+        with pytest.raises(DrivebenchError, match=r"presets.toml \(\[gail.quick\] or its sub-tables\): generator"):
+            presets.resolve("gail", "quick", "curve")
+    finally:
+        presets._table.cache_clear()
+
+
 def test_the_few_demo_condition_gets_the_few_demo_recipe():
     """The suite's few-demo count is within GAIL's few_demos_max and its standard count is not, on every family:
     `gail-4demos` trains with the recipe, `gail` without it, and the training key says which."""
