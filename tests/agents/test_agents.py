@@ -261,21 +261,22 @@ def test_a_hyperparameter_out_of_range_is_named_with_where_it_came_from(monkeypa
         presets._table.cache_clear()
 
 
-def test_the_few_demo_condition_gets_the_few_demo_recipe():
-    """The suite's few-demo count is within GAIL's few_demos_max and its standard count is not, on every family:
-    `gail-4demos` trains with the recipe, `gail` without it, and the training key says which."""
+@pytest.mark.parametrize("algo", ["gail", "airl"])
+def test_the_few_demo_condition_gets_the_few_demo_recipe(algo):
+    """The suite's few-demo count is within GAIL's and AIRL's few_demos_max and its standard count is not, on every
+    family: `gail-4demos` trains with the recipe, `gail` without it, and the training key says which."""
     from drivebench.leaderboard import official_suite
     from drivebench.agents.train import train_key
 
     suite = official_suite()
-    recipe = presets._table()["gail"]["standard"][presets.FEW_DEMOS]
+    recipe = presets._table()[algo]["standard"][presets.FEW_DEMOS]
     for family in ("curve", "parking"):
-        few = presets.resolve("gail", "standard", family, {"demos": suite.few_demos})
-        standard = presets.resolve("gail", "standard", family, {"demos": suite.demos})
+        few = presets.resolve(algo, "standard", family, {"demos": suite.few_demos})
+        standard = presets.resolve(algo, "standard", family, {"demos": suite.demos})
         assert all(few[k] == v for k, v in recipe.items())
-        assert standard == {**presets.load_preset("gail", "standard", family), "demos": suite.demos}
-    assert train_key("gail", "parking-empty", demos=None, overrides={"demos": 4}) != train_key(
-        "gail", "parking-empty", overrides={"demos": 4, "few_demos_max": 0})
+        assert standard == {**presets.load_preset(algo, "standard", family), "demos": suite.demos}
+    assert train_key(algo, "parking-empty", demos=None, overrides={"demos": 4}) != train_key(
+        algo, "parking-empty", overrides={"demos": 4, "few_demos_max": 0})
 
 
 def test_train_rejects_bad_input(tmp_path):
