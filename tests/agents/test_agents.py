@@ -245,18 +245,22 @@ def test_a_hyperparameter_out_of_range_is_named_with_where_it_came_from(monkeypa
     not deep in training (math.log's "math domain error")."""
     with pytest.raises(DrivebenchError, match=r"overrides: generator_action_std = -0.3, but it must be a number >= 0"):
         presets.resolve("gail", "quick", "parking", {"generator_action_std": -0.3})
-    with pytest.raises(DrivebenchError, match=r"gamma = 1.5, but it must be a number > 0 and <= 1"):
+    with pytest.raises(DrivebenchError, match=r"gamma = 1.5, but it must be a number >= 0 and <= 1"):
         presets.resolve("airl", "quick", "curve", {"gamma": 1.5})
     with pytest.raises(DrivebenchError, match=r"ppo_learning_rate = 'fast'"):
         presets.resolve("gail", "quick", "curve", {"ppo_learning_rate": "fast"})
     assert presets.resolve("gail", "quick", "curve", {"generator_action_std": 0})["generator_action_std"] == 0
     table = tmp_path / "presets.toml"
-    table.write_text('[gail.quick]\ndemos = 4\ngenerator_action_std = -1.0\n')
+    table.write_text('[gail.quick]\ndemos = 4\nfew_demos_max = 4\ngenerator_action_std = 0.0\nbc_loss_weight = -1\n'
+                     '[gail.quick.parking]\ngenerator_action_std = -1.0\n[gail.quick.few_demos]\nbc_loss_weight = 0.1\n')
     monkeypatch.setattr(presets, "PRESETS_FILE", table)
     presets._table.cache_clear()
     try:
-        with pytest.raises(DrivebenchError, match=r"presets.toml \(\[gail.quick\] or its sub-tables\): generator"):
-            presets.resolve("gail", "quick", "curve")
+        with pytest.raises(DrivebenchError, match=r"presets.toml, \[gail.quick.parking\]: generator_action_std = -1.0"):
+            presets.resolve("gail", "quick", "parking")
+        with pytest.raises(DrivebenchError, match=r"presets.toml, \[gail.quick\]: bc_loss_weight = -1, .*in range there"):
+            presets.resolve("gail", "quick", "curve", {"demos": 5})
+        assert presets.resolve("gail", "quick", "curve")["bc_loss_weight"] == 0.1  # the few-demo table's, in range
     finally:
         presets._table.cache_clear()
 
@@ -264,7 +268,7 @@ def test_a_hyperparameter_out_of_range_is_named_with_where_it_came_from(monkeypa
 @pytest.mark.parametrize("algo", ["gail", "airl"])
 def test_the_few_demo_condition_gets_the_few_demo_recipe(algo):
     """The suite's few-demo count is within GAIL's and AIRL's few_demos_max and its standard count is not, on every
-    family: `gail-4demos` trains with the recipe, `gail` without it, and the training key says which."""
+    family: `<algo>-4demos` trains with the recipe, `<algo>` without it, and the training key says which."""
     from drivebench.leaderboard import official_suite
     from drivebench.agents.train import train_key
 
