@@ -192,7 +192,21 @@ def test_checkpoint_agents_have_a_hash_that_changes_with_the_weights(trained):
     assert a != b and len(a) == 64
 
 
-def test_presets_are_data_with_family_overrides(monkeypatch, tmp_path):
+@pytest.fixture
+def preset_file(monkeypatch, tmp_path):
+    """A function that makes `text` the presets file for the rest of the test (presets.toml is restored after)."""
+    table = tmp_path / "presets.toml"
+
+    def use(text: str) -> None:
+        table.write_text(text)
+        monkeypatch.setattr(presets, "PRESETS_FILE", table)
+        presets._table.cache_clear()
+
+    yield use
+    presets._table.cache_clear()
+
+
+def test_presets_are_data_with_family_overrides(preset_file):
     for algo in ALGORITHMS:
         for preset in ("quick", "standard"):
             hp = presets.load_preset(algo, preset, "curve")
@@ -201,46 +215,33 @@ def test_presets_are_data_with_family_overrides(monkeypatch, tmp_path):
         presets.load_preset("sac", "quick", "curve")
     with pytest.raises(DrivebenchError, match="no preset 'fast'"):
         presets.load_preset("bc", "fast", "curve")
-    table = tmp_path / "presets.toml"
-    table.write_text('[bc.quick]\ndemos = 3\ngradient_steps = 10\n[bc.quick.parking]\ngradient_steps = 20\n')
-    monkeypatch.setattr(presets, "PRESETS_FILE", table)
-    presets._table.cache_clear()
-    try:
-        assert presets.load_preset("bc", "quick", "curve")["gradient_steps"] == 10
-        assert presets.load_preset("bc", "quick", "parking") == {"demos": 3, "gradient_steps": 20}
-        assert presets.budget(presets.load_preset("bc", "quick", "parking")).gradient_steps == 20
-    finally:
-        presets._table.cache_clear()
+    preset_file('[bc.quick]\ndemos = 3\ngradient_steps = 10\n[bc.quick.parking]\ngradient_steps = 20\n')
+    assert presets.load_preset("bc", "quick", "curve")["gradient_steps"] == 10
+    assert presets.load_preset("bc", "quick", "parking") == {"demos": 3, "gradient_steps": 20}
+    assert presets.budget(presets.load_preset("bc", "quick", "parking")).gradient_steps == 20
 
 
-def test_a_preset_has_a_recipe_for_few_demos(monkeypatch, tmp_path):
+def test_a_preset_has_a_recipe_for_few_demos(preset_file):
     """`few_demos` applies to a run on at most `few_demos_max` demos (the preset's count or the run's), after the
     family's table and before the run's own overrides."""
-    table = tmp_path / "presets.toml"
-    table.write_text('[gail.quick]\ndemos = 50\nfew_demos_max = 4\nlr = 1.0\nbc = 1.0\n[gail.quick.parking]\n'
-                     'lr = 2.0\n[gail.quick.few_demos]\nlr = 3.0\nbc = 0.1\n')
-    monkeypatch.setattr(presets, "PRESETS_FILE", table)
-    presets._table.cache_clear()
-    try:
-        assert presets.resolve("gail", "quick", "parking") == {"demos": 50, "few_demos_max": 4, "lr": 2.0, "bc": 1.0}
-        assert presets.resolve("gail", "quick", "parking", {"demos": 5})["lr"] == 2.0
-        assert presets.resolve("gail", "quick", "parking", {"demos": 4}) == {
-            "demos": 4, "few_demos_max": 4, "lr": 3.0, "bc": 0.1}
-        assert presets.resolve("gail", "quick", "curve", {"demos": 1, "bc": 0.5}) == {
-            "demos": 1, "few_demos_max": 4, "lr": 3.0, "bc": 0.5}
-        assert presets.resolve("gail", "quick", "curve", {"demos": 4, "few_demos_max": 0})["lr"] == 1.0
-        assert presets.resolve("gail", "quick", "curve", {"demos": 8, "few_demos_max": 10})["lr"] == 3.0
-        with pytest.raises(DrivebenchError, match="no hyperparameter nope"):
-            presets.resolve("gail", "quick", "curve", {"nope": 1})
-        table.write_text('[gail.quick]\ndemos = 4\nfew_demos_max = 4\n[gail.quick.few_demos]\nbc_los = 0.1\n')
-        presets._table.cache_clear()
-        with pytest.raises(DrivebenchError, match="unknown: bc_los"):
-            presets.resolve("gail", "quick", "curve")
-    finally:
-        presets._table.cache_clear()
+    preset_file('[gail.quick]\ndemos = 50\nfew_demos_max = 4\nlr = 1.0\nbc = 1.0\n[gail.quick.parking]\n'
+                'lr = 2.0\n[gail.quick.few_demos]\nlr = 3.0\nbc = 0.1\n')
+    assert presets.resolve("gail", "quick", "parking") == {"demos": 50, "few_demos_max": 4, "lr": 2.0, "bc": 1.0}
+    assert presets.resolve("gail", "quick", "parking", {"demos": 5})["lr"] == 2.0
+    assert presets.resolve("gail", "quick", "parking", {"demos": 4}) == {
+        "demos": 4, "few_demos_max": 4, "lr": 3.0, "bc": 0.1}
+    assert presets.resolve("gail", "quick", "curve", {"demos": 1, "bc": 0.5}) == {
+        "demos": 1, "few_demos_max": 4, "lr": 3.0, "bc": 0.5}
+    assert presets.resolve("gail", "quick", "curve", {"demos": 4, "few_demos_max": 0})["lr"] == 1.0
+    assert presets.resolve("gail", "quick", "curve", {"demos": 8, "few_demos_max": 10})["lr"] == 3.0
+    with pytest.raises(DrivebenchError, match="no hyperparameter nope"):
+        presets.resolve("gail", "quick", "curve", {"nope": 1})
+    preset_file('[gail.quick]\ndemos = 4\nfew_demos_max = 4\n[gail.quick.few_demos]\nbc_los = 0.1\n')
+    with pytest.raises(DrivebenchError, match="unknown: bc_los"):
+        presets.resolve("gail", "quick", "curve")
 
 
-def test_a_hyperparameter_out_of_range_is_named_with_where_it_came_from(monkeypatch, tmp_path):
+def test_a_hyperparameter_out_of_range_is_named_with_where_it_came_from(preset_file):
     """A negative action std (or a discount above 1...) fails in resolve, naming the key, its source and its range,
     not deep in training (math.log's "math domain error")."""
     with pytest.raises(DrivebenchError, match=r"overrides: generator_action_std = -0.3, but it must be a number >= 0"):
@@ -250,19 +251,13 @@ def test_a_hyperparameter_out_of_range_is_named_with_where_it_came_from(monkeypa
     with pytest.raises(DrivebenchError, match=r"ppo_learning_rate = 'fast'"):
         presets.resolve("gail", "quick", "curve", {"ppo_learning_rate": "fast"})
     assert presets.resolve("gail", "quick", "curve", {"generator_action_std": 0})["generator_action_std"] == 0
-    table = tmp_path / "presets.toml"
-    table.write_text('[gail.quick]\ndemos = 4\nfew_demos_max = 4\ngenerator_action_std = 0.0\nbc_loss_weight = -1\n'
-                     '[gail.quick.parking]\ngenerator_action_std = -1.0\n[gail.quick.few_demos]\nbc_loss_weight = 0.1\n')
-    monkeypatch.setattr(presets, "PRESETS_FILE", table)
-    presets._table.cache_clear()
-    try:
-        with pytest.raises(DrivebenchError, match=r"presets.toml, \[gail.quick.parking\]: generator_action_std = -1.0"):
-            presets.resolve("gail", "quick", "parking")
-        with pytest.raises(DrivebenchError, match=r"presets.toml, \[gail.quick\]: bc_loss_weight = -1, .*in range there"):
-            presets.resolve("gail", "quick", "curve", {"demos": 5})
-        assert presets.resolve("gail", "quick", "curve")["bc_loss_weight"] == 0.1  # the few-demo table's, in range
-    finally:
-        presets._table.cache_clear()
+    preset_file('[gail.quick]\ndemos = 4\nfew_demos_max = 4\ngenerator_action_std = 0.0\nbc_loss_weight = -1\n'
+                '[gail.quick.parking]\ngenerator_action_std = -1.0\n[gail.quick.few_demos]\nbc_loss_weight = 0.1\n')
+    with pytest.raises(DrivebenchError, match=r"presets.toml, \[gail.quick.parking\]: generator_action_std = -1.0"):
+        presets.resolve("gail", "quick", "parking")
+    with pytest.raises(DrivebenchError, match=r"presets.toml, \[gail.quick\]: bc_loss_weight = -1, .*in range there"):
+        presets.resolve("gail", "quick", "curve", {"demos": 5})
+    assert presets.resolve("gail", "quick", "curve")["bc_loss_weight"] == 0.1  # the few-demo table's, in range
 
 
 @pytest.mark.parametrize("algo", ["gail", "airl"])
